@@ -1,0 +1,173 @@
+"""dlt source for one Eventbrite organization (API v3, see shared/PLATFORMS.md).
+
+- Orders come from the organization-wide endpoint, incremental on ``changed`` via
+  ``changed_since`` with a look-back window, ``status=all_not_deleted`` (asking only for active
+  orders would lose refunds and cancellations) and ``expand=attendees``, so one stream of calls
+  in proportion to what changed feeds both the ``orders`` and the ``attendees`` tables.
+- Events (series occurrences are events of their own: each is a session) come with their venue
+  expanded; ticket classes (with the platform's own ``quantity_sold`` counter) are read per event
+  that is still active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+
+from ticketing_pipeline.config import AccountConfig, ConfigError, SyncConfig
+from ticketing_pipeline.sources.common import (
+    AccountSecretAuth,
+    batched_tables,
+    parse_utc,
+    rebatch,
+)
+from ticketing_pipeline.sources.eventbrite import tables
+from ticketing_pipeline.sources.http import PlatformClient
+
+_KEY = ("account_id",)
+
+
+def _paginator() -> JSONResponseCursorPaginator:
+    # Eventbrite's own rule: pass `continuation` until `has_more_items` is false.
+    return JSONResponseCursorPaginator(
+        cursor_path="pagination.continuation",
+        cursor_param="continuation",
+        has_more_path="pagination.has_more_items",
+    )
+
+
+@dlt.source(name="eventbrite", max_table_nesting=0)
+def eventbrite_source(
+    account: AccountConfig,
+    sync: SyncConfig = SyncConfig(),
+) -> Any:
+    """All tables of one Eventbrite organization; merge keys are scoped by ``account_id``."""
+    client = PlatformClient(account, AccountSecretAuth(account, "Authorization", "Bearer"), sync)
+    org_id = account.account_id
+
+    def pages(path: str, selector: str, params: dict[str, Any] | None = None) -> Iterator[list]:
+        for page in client.paginate(
+            path, params=params, paginator=_paginator(), data_selector=selector
+        ):
+            yield list(page)
+
+    @dlt.resource(
+        name="organizations", write_disposition="merge", primary_key=(*_KEY, "organization_id")
+    )
+    def organizations() -> Iterator[pa.Table]:
+        mine = [
+            org
+            for page in pages("/users/me/organizations/", "organizations")
+            for org in page
+            if str(org.get("id")) == org_id
+        ]
+        if not mine:
+            raise ConfigError(
+                f"eventbrite account '{org_id}': the token in {account.secret_env} cannot see "
+                f"organization {org_id}; check the account_id (the organization id)"
+            )
+        yield tables.ORGANIZATIONS.to_arrow(mine, org_id)
+
+    @dlt.resource(name="event_pages", selected=False)
+    def event_pages() -> Iterator[list[dict[str, Any]]]:
+        yield from pages(
+            f"/organizations/{org_id}/events/",
+            "events",
+            {"status": "all", "show_series_parent": "true", "expand": "venue"},
+        )
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="events",
+        write_disposition="merge",
+        primary_key=(*_KEY, "event_id"),
+    )
+    def events(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        yield tables.EVENTS.to_arrow(page, org_id)
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="venues",
+        write_disposition="merge",
+        primary_key=(*_KEY, "venue_id"),
+    )
+    def venues(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        unique = {v["id"]: v for e in page if isinstance(v := e.get("venue"), dict) and v.get("id")}
+        if unique:
+            yield tables.VENUES.to_arrow(unique.values(), org_id)
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="ticket_classes",
+        write_disposition="merge",
+        primary_key=(*_KEY, "ticket_class_id"),
+    )
+    def ticket_classes(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        # Counters of events that ended long before the last sync no longer move.
+        state = dlt.current.resource_state()
+        last_sync = parse_utc(state.get("last_synced_at"))
+        cutoff = last_sync - timedelta(days=sync.skip_events_ended_days) if last_sync else None
+
+        def class_pages() -> Iterator[list[dict[str, Any]]]:
+            for event in page:
+                if event.get("is_series_parent"):
+                    continue  # a parent sells nothing itself; its occurrences do
+                ends = parse_utc((event.get("end") or {}).get("utc"))
+                if cutoff and ends and ends < cutoff:
+                    continue
+                event_id = event["id"]
+                for class_page in pages(f"/events/{event_id}/ticket_classes/", "ticket_classes"):
+                    yield [{**tc, "event_id": tc.get("event_id") or event_id} for tc in class_page]
+
+        yield from batched_tables(class_pages(), tables.TICKET_CLASSES, org_id)
+        state["last_synced_at"] = datetime.now(UTC).isoformat()
+
+    @dlt.resource(name="order_pages", selected=False)
+    def order_pages(
+        changed: dlt.sources.incremental[str] = dlt.sources.incremental(
+            "changed", lag=float(sync.lookback_seconds)
+        ),
+    ) -> Iterator[list[dict[str, Any]]]:
+        params = {"status": "all_not_deleted", "expand": "attendees"}
+        if changed.start_value:
+            since = parse_utc(changed.start_value)
+            assert since is not None
+            params["changed_since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Larger batches than the API's pages of 50 keep per-table overhead in dlt negligible.
+        yield from rebatch(pages(f"/organizations/{org_id}/orders/", "orders", params))
+
+    @dlt.transformer(
+        data_from=order_pages,
+        name="orders",
+        write_disposition="merge",
+        primary_key=(*_KEY, "order_id"),
+    )
+    def orders(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        yield tables.ORDERS.to_arrow(page, org_id)
+
+    @dlt.transformer(
+        data_from=order_pages,
+        name="attendees",
+        write_disposition="merge",
+        primary_key=(*_KEY, "attendee_id"),
+    )
+    def attendees(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        rows = [attendee for order in page for attendee in order.get("attendees") or []]
+        if rows:
+            yield tables.ATTENDEES.to_arrow(rows, org_id)
+
+    return (
+        organizations,
+        event_pages,
+        events,
+        venues,
+        ticket_classes,
+        order_pages,
+        orders,
+        attendees,
+    )

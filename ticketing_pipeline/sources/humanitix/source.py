@@ -1,0 +1,179 @@
+"""dlt source for one Humanitix account (Public API v1, see shared/PLATFORMS.md).
+
+Humanitix has no account-wide orders or tickets endpoint, so the source lists the account's
+events once (a hidden parent resource) and every other table is a transformer of those pages:
+events, event dates (sessions), ticket types, and per event the orders and tickets changed since
+the last sync (``since`` = last ``updatedAt`` minus a look-back window). Events that ended long
+before the last sync are not polled again, so an incremental sync costs calls in proportion to
+the events still active, not to the account's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import Request, Response
+
+from ticketing_pipeline.config import AccountConfig, SyncConfig
+from ticketing_pipeline.sources.common import (
+    AccountSecretAuth,
+    as_utc,
+    batched_tables,
+    parse_utc,
+)
+from ticketing_pipeline.sources.http import PlatformClient
+from ticketing_pipeline.sources.humanitix import tables
+
+PAGE_SIZE = 100  # the API's maximum
+_KEY = ("account_id",)
+
+
+class HumanitixPaginator(BasePaginator):
+    """Page numbers from 1; stop when ``page * pageSize >= total`` (the API's own rule)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page = 1
+
+    def init_request(self, request: Request) -> None:
+        self.page = 1
+        self._has_next_page = True
+        self.update_request(request)
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        body = response.json()
+        try:
+            total, page, size = int(body["total"]), int(body["page"]), int(body["pageSize"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"Humanitix page without total/page/pageSize: {error}") from error
+        self._has_next_page = bool(data) and page * size < total
+        self.page = page + 1
+
+    def update_request(self, request: Request) -> None:
+        request.params = {**(request.params or {}), "page": self.page}
+
+
+def _iso(value: datetime) -> str:
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dlt.source(name="humanitix", max_table_nesting=0)
+def humanitix_source(
+    account: AccountConfig,
+    sync: SyncConfig = SyncConfig(),
+) -> Any:
+    """All tables of one Humanitix account; merge keys are scoped by ``account_id``."""
+    client = PlatformClient(account, AccountSecretAuth(account, "x-api-key"), sync)
+    account_id = account.account_id
+    lag = float(sync.lookback_seconds)
+
+    def pages(path: str, selector: str, params: dict[str, Any] | None = None) -> Iterator[list]:
+        for page in client.paginate(
+            path,
+            params={"pageSize": PAGE_SIZE, **(params or {})},
+            paginator=HumanitixPaginator(),
+            data_selector=selector,
+        ):
+            yield list(page)
+
+    def still_active(event: dict[str, Any], since: datetime | None) -> bool:
+        """False for events that had ended long before the last sync: nothing changes there."""
+        if since is None:
+            return True
+        ends = parse_utc(event.get("endDate")) or parse_utc(event.get("startDate"))
+        cutoff = as_utc(since) - timedelta(days=sync.skip_events_ended_days)
+        return ends is None or ends >= cutoff
+
+    @dlt.resource(name="event_pages", selected=False)
+    def event_pages() -> Iterator[list[dict[str, Any]]]:
+        yield from pages("/events", "events")
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="events",
+        write_disposition="merge",
+        primary_key=(*_KEY, "event_id"),
+    )
+    def events(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        yield tables.EVENTS.to_arrow(page, account_id)
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="event_dates",
+        write_disposition="merge",
+        primary_key=(*_KEY, "event_date_id"),
+    )
+    def event_dates(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        rows = [
+            {**date, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
+            for event in page
+            for date in event.get("dates") or []
+        ]
+        yield tables.EVENT_DATES.to_arrow(rows, account_id)
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="ticket_types",
+        write_disposition="merge",
+        primary_key=(*_KEY, "ticket_type_id"),
+    )
+    def ticket_types(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        rows = [
+            {**ticket_type, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
+            for event in page
+            for ticket_type in event.get("ticketTypes") or []
+        ]
+        yield tables.TICKET_TYPES.to_arrow(rows, account_id)
+
+    def changed_per_event(
+        page: list[dict[str, Any]], entity: str, since: datetime | None
+    ) -> Iterator[list]:
+        params = {"since": _iso(since)} if since is not None else {}
+        for event in page:
+            if still_active(event, since):
+                yield from pages(f"/events/{event['_id']}/{entity}", entity, params)
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="orders",
+        write_disposition="merge",
+        primary_key=(*_KEY, "order_id"),
+    )
+    def orders(
+        page: list[dict[str, Any]],
+        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "updated_at", lag=lag
+        ),
+    ) -> Iterator[pa.Table]:
+        since = updated_at.start_value
+        yield from batched_tables(
+            changed_per_event(page, "orders", since), tables.ORDERS, account_id
+        )
+
+    @dlt.transformer(
+        data_from=event_pages,
+        name="tickets",
+        write_disposition="merge",
+        primary_key=(*_KEY, "ticket_id"),
+    )
+    def tickets(
+        page: list[dict[str, Any]],
+        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "updated_at", lag=lag
+        ),
+    ) -> Iterator[pa.Table]:
+        since = updated_at.start_value
+        yield from batched_tables(
+            changed_per_event(page, "tickets", since), tables.TICKETS, account_id
+        )
+
+    @dlt.resource(name="tags", write_disposition="merge", primary_key=(*_KEY, "tag_id"))
+    def tags() -> Iterator[pa.Table]:
+        yield from batched_tables(pages("/tags", "tags"), tables.TAGS, account_id)
+
+    return event_pages, events, event_dates, ticket_types, orders, tickets, tags

@@ -1,0 +1,186 @@
+"""Staging tables of the Humanitix source: typed columns read from the API records.
+
+Field names follow Humanitix Public API v1 (see shared/PLATFORMS.md). Money is decimal major
+units in the record's ``currency``; times are UTC.
+"""
+
+from __future__ import annotations
+
+from ticketing_pipeline.sources.shaping import Kind, TableShape, col
+
+M, T, B, N, J = Kind.MONEY, Kind.TIMESTAMP, Kind.BOOL, Kind.INT, Kind.JSON
+
+EVENTS = TableShape(
+    "events",
+    [
+        col("event_id", "_id"),
+        col("user_id", "userId"),
+        col("organiser_id", "organiserId"),
+        col("currency", "currency"),
+        col("name", "name"),
+        col("description", "description"),
+        col("slug", "slug"),
+        col("url", "url"),
+        col("is_public", "public", B),
+        col("is_published", "published", B),
+        col("published_at", "publishedAt", T),
+        col("timezone", "timezone"),
+        col("total_capacity", "totalCapacity", N),
+        col("start_date", "startDate", T),
+        col("end_date", "endDate", T),
+        col("suspend_sales", "suspendSales", B),
+        col("marked_as_sold_out", "markedAsSoldOut", B),
+        col("minimum_price", "pricing.minimumPrice", M),
+        col("maximum_price", "pricing.maximumPrice", M),
+        col("location_type", "eventLocation.type"),
+        col("venue_name", "eventLocation.venueName"),
+        col("address", "eventLocation.address"),
+        col("lat_lng", "eventLocation.latLng", J),
+        col("place_id", "eventLocation.placeId"),
+        col("online_url", "eventLocation.onlineUrl"),
+        col("city", "eventLocation.city"),
+        col("region", "eventLocation.region"),
+        col("country", "eventLocation.country"),
+        col("classification_type", "classification.type"),
+        col("classification_category", "classification.category"),
+        col("classification_subcategory", "classification.subcategory"),
+        col("tag_ids", "tagIds", J),
+        col("created_at", "createdAt", T),
+        col("updated_at", "updatedAt", T),
+    ],
+    handled_elsewhere=frozenset({"dates", "ticketTypes"}),
+)
+
+# Each dates[] entry of an event is a session; its _id is the eventDateId of orders and tickets.
+EVENT_DATES = TableShape(
+    "event_dates",
+    [
+        col("event_date_id", "_id"),
+        col("event_id", "eventId"),
+        col("start_date", "startDate", T),
+        col("end_date", "endDate", T),
+        col("schedule_id", "scheduleId"),
+        col("is_disabled", "disabled", B),
+        col("is_deleted", "deleted", B),
+        col("event_updated_at", "eventUpdatedAt", T),
+    ],
+)
+
+TICKET_TYPES = TableShape(
+    "ticket_types",
+    [
+        col("ticket_type_id", "_id"),
+        col("event_id", "eventId"),
+        col("name", "name"),
+        col("price", "price", M),
+        col("price_range", "priceRange", J),
+        col("quantity", "quantity", N),
+        col("description", "description"),
+        col("is_disabled", "disabled", B),
+        col("is_deleted", "deleted", B),
+        col("is_donation", "isDonation", B),
+        col("event_updated_at", "eventUpdatedAt", T),
+    ],
+)
+
+_ORDER_TOTALS = [
+    ("subtotal", "subtotal"),
+    ("client_donation", "clientDonation"),
+    ("net_client_donation", "netClientDonation"),
+    ("donation", "donation"),
+    ("fees_included", "feesIncluded"),
+    ("booking_taxes", "bookingTaxes"),
+    ("taxes", "taxes"),
+    ("total_taxes", "totalTaxes"),
+    ("discounts", "discounts"),
+    ("refunds", "refunds"),
+    ("net_sales", "netSales"),
+    ("gross_sales", "grossSales"),
+    ("total", "total"),
+    ("humanitix_fee", "humanitixFee"),
+    ("booking_fee", "bookingFee"),
+    ("passed_on_fee", "passedOnFee"),
+    ("passed_on_taxes", "passedOnTaxes"),
+    ("absorbed_fee", "absorbedFee"),
+    ("amex_fee", "amexFee"),
+    ("zip_fee", "zipFee"),
+    ("dgr_donation", "dgrDonation"),
+    ("gift_card_credit", "giftCardCredit"),
+    ("credit", "credit"),
+    ("referral_amount", "referralAmount"),
+    ("rebates", "rebates"),
+]
+
+ORDERS = TableShape(
+    "orders",
+    [
+        col("order_id", "_id"),
+        col("event_id", "eventId"),
+        col("event_date_id", "eventDateId"),
+        col("user_id", "userId"),
+        col("currency", "currency"),
+        col("status", "status"),
+        col("financial_status", "financialStatus"),
+        col("is_manual_order", "manualOrder", B),
+        col("sales_channel", "salesChannel"),
+        col("first_name", "firstName"),
+        col("last_name", "lastName"),
+        col("organisation", "organisation"),
+        col("email", "email"),
+        col("mobile", "mobile"),
+        col("order_name", "orderName"),
+        col("payment_type", "paymentType"),
+        col("payment_gateway", "paymentGateway"),
+        col("auto_discount_amount", "discounts.autoDiscount.discountAmount", M),
+        col("discount_code", "discounts.discountCode.code"),
+        col("discount_code_amount", "discounts.discountCode.discountAmount", M),
+        col("location", "location", J),
+        *[col(f"totals_{name}", f"totals.{field}", M) for name, field in _ORDER_TOTALS],
+        *[
+            col(f"purchase_totals_{name}", f"purchaseTotals.{field}", M)
+            for name, field in _ORDER_TOTALS
+        ],
+        col("completed_at", "completedAt", T),
+        col("created_at", "createdAt", T),
+        col("updated_at", "updatedAt", T),
+    ],
+)
+
+TICKETS = TableShape(
+    "tickets",
+    [
+        col("ticket_id", "_id"),
+        col("event_id", "eventId"),
+        col("order_id", "orderId"),
+        col("order_name", "orderName"),
+        col("event_date_id", "eventDateId"),
+        col("ticket_type_id", "ticketTypeId"),
+        col("ticket_type_name", "ticketTypeName"),
+        col("number", "number"),
+        col("first_name", "firstName"),
+        col("last_name", "lastName"),
+        col("organisation", "organisation"),
+        col("currency", "currency"),
+        col("price", "price", M),
+        col("discount", "discount", M),
+        col("net_price", "netPrice", M),
+        col("taxes", "taxes", M),
+        col("fee", "fee", M),
+        col("passed_on_fee", "passedOnFee", M),
+        col("absorbed_fee", "absorbedFee", M),
+        col("total", "total", M),
+        col("status", "status"),
+        col("cancelled_at", "cancelledAt", T),
+        col("sales_channel", "salesChannel"),
+        col("is_donation", "isDonation", B),
+        col("is_checked_in", "checkIn.checkedIn", B),
+        col("checked_in_at", "checkIn.date", T),
+        col("seating_location", "seatingLocation", J),
+        col("swapped_from", "swappedFrom", J),
+        col("swapped_to", "swappedTo", J),
+        col("created_at", "createdAt", T),
+        col("updated_at", "updatedAt", T),
+    ],
+)
+
+TAGS = TableShape("tags", [col("tag_id", "_id"), col("name", "name")])

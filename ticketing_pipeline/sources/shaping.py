@@ -1,0 +1,193 @@
+"""Turn pages of platform JSON records into flat, explicitly typed Arrow tables.
+
+dlt normalizes nested Python dicts at only a few thousand rows per second; Arrow tables skip that
+path entirely (about 100x faster), and declaring every column here gives each staging table
+explicit types: money as exact decimals or integer minor units, times as UTC timestamps.
+
+Nothing is dropped silently: fields a platform adds that no column knows about are kept, as JSON
+text, in the ``extra_fields`` column of the row, so schema drift is visible and recoverable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+
+class Kind(Enum):
+    STRING = pa.string()
+    INT = pa.int64()
+    BOOL = pa.bool_()
+    # Humanitix sends decimal major units; 4 places keep any sub-cent value exact.
+    MONEY = pa.decimal128(18, 4)
+    # Eventbrite's money object {currency, value, major_value, display}: its integer `value`.
+    MINOR_UNITS = pa.int64()
+    TIMESTAMP = pa.timestamp("us", tz="UTC")
+    # A wall-clock time without zone (Eventbrite's start.local); the zone is in another column.
+    LOCAL_TIMESTAMP = pa.timestamp("us")
+    JSON = pa.string()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    path: tuple[str, ...]
+    kind: Kind = Kind.STRING
+
+
+def col(name: str, path: str, kind: Kind = Kind.STRING) -> Column:
+    """A column read from a dotted path of the record (``"totals.grossSales"``)."""
+    return Column(name, tuple(path.split(".")), kind)
+
+
+MONEY_OBJECT_KEYS = frozenset({"currency", "value", "major_value", "display"})
+
+
+def _getter(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    if len(path) == 1:
+        (key,) = path
+        return lambda row: row.get(key)
+    if len(path) == 2:
+        first, second = path
+
+        def get2(row: Mapping[str, Any]) -> Any:
+            inner = row.get(first)
+            return inner.get(second) if isinstance(inner, dict) else None
+
+        return get2
+
+    def get_n(row: Mapping[str, Any]) -> Any:
+        value: Any = row
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    return get_n
+
+
+def _money_object_value(
+    get_object: Callable[[Mapping[str, Any]], Any],
+) -> Callable[[Mapping[str, Any]], Any]:
+    """Read ``value`` of a money object; anything else there is drift, not a silent null."""
+
+    def get(row: Mapping[str, Any]) -> Any:
+        money = get_object(row)
+        if money is None:
+            return None
+        if isinstance(money, dict) and isinstance(money.get("value"), int):
+            return money["value"]
+        raise TypeError(f"expected a money object with an integer value, got {money!r}")
+
+    return get
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def to_json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+def _to_array(values: list[Any], kind: Kind) -> pa.Array:
+    if kind is Kind.JSON:
+        return pa.array([to_json_text(v) for v in values], type=pa.string())
+    if kind is Kind.STRING:
+        return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values])
+    if kind in (Kind.TIMESTAMP, Kind.LOCAL_TIMESTAMP):
+        # Arrow parses ISO 8601 (with 'Z' or an offset) in C, far faster than Python.
+        text = pa.array([v or None for v in values], type=pa.string())
+        if kind is Kind.LOCAL_TIMESTAMP:
+            return text.cast(pa.timestamp("us"))
+        return text.cast(pa.timestamp("us", tz="UTC"))
+    if kind is Kind.MONEY:
+        return pa.array([_money(v) for v in values], type=kind.value)
+    if kind is Kind.BOOL:
+        return pa.array([None if v is None else bool(v) for v in values], type=pa.bool_())
+    return pa.array(values, type=kind.value)
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | str):
+        return Decimal(value)
+    raise TypeError(f"money value {value!r} is not exact (got {type(value).__name__})")
+
+
+@dataclass
+class TableShape:
+    """The typed columns of one staging table and how to read them from a platform record."""
+
+    name: str
+    columns: Sequence[Column]
+    # Dotted paths that other tables load (an event's dates[]) or that add nothing (an HTML copy
+    # of a text field), so they are not reported as "extra".
+    handled_elsewhere: frozenset[str] = frozenset()
+    _known: dict[tuple[str, ...], frozenset[str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        known: dict[tuple[str, ...], set[str]] = {(): set()}
+        paths = [c.path for c in self.columns]
+        paths += [tuple(p.split(".")) for p in self.handled_elsewhere]
+        for path in paths:
+            for depth in range(len(path)):
+                known.setdefault(path[:depth], set()).add(path[depth])
+        for column in self.columns:
+            if column.kind is Kind.MINOR_UNITS:
+                known.setdefault(column.path, set()).update(MONEY_OBJECT_KEYS)
+        self._known = {prefix: frozenset(keys) for prefix, keys in known.items()}
+        self._getters = [
+            _money_object_value(_getter(c.path)) if c.kind is Kind.MINOR_UNITS else _getter(c.path)
+            for c in self.columns
+        ]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field("account_id", pa.string())]
+            + [pa.field(c.name, c.kind.value) for c in self.columns]
+            + [pa.field("extra_fields", pa.string())]
+        )
+
+    def extra_fields(self, row: Mapping[str, Any]) -> str | None:
+        """Fields of the record that no column reads, as JSON text (None when there are none)."""
+        extra: dict[str, Any] = {}
+        for prefix, keys in self._known.items():
+            node: Any = row
+            for key in prefix:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and not keys.issuperset(node):
+                for key in node.keys() - keys:
+                    extra[".".join((*prefix, key))] = node[key]
+        return to_json_text(extra) if extra else None
+
+    def to_arrow(self, rows: Iterable[Mapping[str, Any]], account_id: str) -> pa.Table:
+        rows = list(rows)
+        arrays = [pa.array([account_id] * len(rows), type=pa.string())]
+        for column, getter in zip(self.columns, self._getters, strict=True):
+            try:
+                arrays.append(_to_array([getter(row) for row in rows], column.kind))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
+                raise SchemaDriftError(
+                    f"{self.name}.{column.name} ({'.'.join(column.path)}): values do not fit "
+                    f"{column.kind.name}: {error}"
+                ) from error
+        arrays.append(pa.array([self.extra_fields(row) for row in rows], type=pa.string()))
+        return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
+
+
+class SchemaDriftError(ValueError):
+    """A known field arrived with a type the staging table cannot hold exactly."""
