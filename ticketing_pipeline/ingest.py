@@ -11,9 +11,11 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
+import sqlalchemy as sa
 from dlt.common.pipeline import LoadInfo
 from dlt.extract.source import DltSource
 from dlt.pipeline.pipeline import Pipeline
@@ -69,12 +71,12 @@ def sync_account(
         pipeline = build_pipeline(account, warehouse, config.data_dir)
         run_pipeline(pipeline, source, warehouse)
     except Exception as error:  # noqa: BLE001 - reported per account, see the module docstring
+        message = describe_failure(error)
+        record_sync(warehouse, account, None, error=message)
         return AccountSyncResult(
-            account=account,
-            ok=False,
-            seconds=time.perf_counter() - started,
-            error=describe_failure(error),
+            account=account, ok=False, seconds=time.perf_counter() - started, error=message
         )
+    record_sync(warehouse, account, pipeline)
     rows = dict(pipeline.last_trace.last_normalize_info.row_counts)
     return AccountSyncResult(
         account=account,
@@ -82,6 +84,57 @@ def sync_account(
         seconds=time.perf_counter() - started,
         rows={t: n for t, n in rows.items() if not t.startswith("_dlt")},
     )
+
+
+SYNC_LOG_SCHEMA = "ticketing_ops"
+SYNC_LOG_TABLE = "sync_runs"
+
+
+def _sync_log(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        SYNC_LOG_TABLE,
+        metadata,
+        sa.Column("platform", sa.String, nullable=False),
+        sa.Column("account_id", sa.String, nullable=False),
+        sa.Column("pipeline_name", sa.String, nullable=False),
+        sa.Column("status", sa.String, nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rows_loaded", sa.BigInteger, nullable=False),
+        sa.Column("error", sa.Text),
+        schema=SYNC_LOG_SCHEMA,
+    )
+
+
+def record_sync(
+    warehouse: Warehouse,
+    account: AccountConfig,
+    pipeline: Pipeline | None,
+    error: str | None = None,
+) -> None:
+    """Append the outcome of a sync to ``ticketing_ops.sync_runs`` (feeds ticket_platforms)."""
+    rows = 0
+    if pipeline is not None and error is None and pipeline.last_trace:
+        counts = pipeline.last_trace.last_normalize_info.row_counts
+        rows = sum(n for table, n in counts.items() if not table.startswith("_dlt"))
+    engine = warehouse.engine()
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(SYNC_LOG_SCHEMA, if_not_exists=True))
+            table = _sync_log(sa.MetaData())
+            table.create(connection, checkfirst=True)
+            connection.execute(
+                table.insert().values(
+                    platform=account.platform.value,
+                    account_id=account.account_id,
+                    pipeline_name=pipeline_name(account),
+                    status="failed" if error else "succeeded",
+                    finished_at=datetime.now(UTC),
+                    rows_loaded=rows,
+                    error=error,
+                )
+            )
+    finally:
+        engine.dispose()
 
 
 def run_pipeline(pipeline: Pipeline, source: DltSource, warehouse: Warehouse) -> LoadInfo:

@@ -21,17 +21,33 @@ import pyarrow as pa
 
 
 class Kind(Enum):
-    STRING = pa.string()
-    INT = pa.int64()
-    BOOL = pa.bool_()
+    STRING = "string"
+    INT = "int"
+    BOOL = "bool"
     # Humanitix sends decimal major units; 4 places keep any sub-cent value exact.
-    MONEY = pa.decimal128(18, 4)
+    MONEY = "money"
     # Eventbrite's money object {currency, value, major_value, display}: its integer `value`.
-    MINOR_UNITS = pa.int64()
-    TIMESTAMP = pa.timestamp("us", tz="UTC")
+    MINOR_UNITS = "minor_units"
+    TIMESTAMP = "timestamp"
     # A wall-clock time without zone (Eventbrite's start.local); the zone is in another column.
-    LOCAL_TIMESTAMP = pa.timestamp("us")
-    JSON = pa.string()
+    LOCAL_TIMESTAMP = "local_timestamp"
+    JSON = "json"
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self]
+
+
+_ARROW_TYPES = {
+    Kind.STRING: pa.string(),
+    Kind.INT: pa.int64(),
+    Kind.BOOL: pa.bool_(),
+    Kind.MONEY: pa.decimal128(18, 4),
+    Kind.MINOR_UNITS: pa.int64(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    Kind.LOCAL_TIMESTAMP: pa.timestamp("us"),
+    Kind.JSON: pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -113,10 +129,20 @@ def _to_array(values: list[Any], kind: Kind) -> pa.Array:
             return text.cast(pa.timestamp("us"))
         return text.cast(pa.timestamp("us", tz="UTC"))
     if kind is Kind.MONEY:
-        return pa.array([_money(v) for v in values], type=kind.value)
+        return pa.array([_money(v) for v in values], type=kind.arrow_type)
     if kind is Kind.BOOL:
-        return pa.array([None if v is None else bool(v) for v in values], type=pa.bool_())
-    return pa.array(values, type=kind.value)
+        return pa.array([_boolean(v) for v in values], type=pa.bool_())
+    return pa.array(values, type=kind.arrow_type)
+
+
+def _boolean(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{value!r} is not a boolean")
 
 
 def _money(value: Any) -> Decimal | None:
@@ -158,7 +184,7 @@ class TableShape:
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
             [pa.field("account_id", pa.string())]
-            + [pa.field(c.name, c.kind.value) for c in self.columns]
+            + [pa.field(c.name, c.kind.arrow_type) for c in self.columns]
             + [pa.field("extra_fields", pa.string())]
         )
 

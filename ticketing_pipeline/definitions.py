@@ -1,0 +1,25 @@
+"""The Dagster entry point: gathers the definitions in ``defs/`` and binds their resources.
+
+Configuration is read once here (``ticketing.toml`` or ``TICKETING_CONFIG``); with no file the
+definitions still load (no accounts, no ingest assets), so a fresh checkout opens in the UI.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from ticketing_pipeline.config import ProjectConfig, load_config
+from ticketing_pipeline.defs.ingest import build_ingest_assets
+from ticketing_pipeline.warehouse import resolve_warehouse
+
+
+def build_definitions(config: ProjectConfig) -> dg.Definitions:
+    warehouse = resolve_warehouse(config)
+    return dg.Definitions(
+        assets=[*build_ingest_assets(config, warehouse)],
+        resources={"dlt": DagsterDltResource()},
+    )
+
+
+defs = build_definitions(load_config())
