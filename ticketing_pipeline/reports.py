@@ -49,9 +49,7 @@ def summarize_raw(warehouse: Warehouse) -> list[AccountSummary]:
     summaries: dict[tuple[str, str], AccountSummary] = {}
 
     def summary(platform: str, account_id: str) -> AccountSummary:
-        return summaries.setdefault(
-            (platform, account_id), AccountSummary(platform, account_id)
-        )
+        return summaries.setdefault((platform, account_id), AccountSummary(platform, account_id))
 
     try:
         with engine.connect() as connection:
@@ -72,7 +70,9 @@ def summarize_raw(warehouse: Warehouse) -> list[AccountSummary]:
                 for (account_id, metric), count in counts.items():
                     summary(platform, account_id).counts[metric] = count
                 if inspector.has_table("orders", schema=schema):
-                    for account_id, currency, total in connection.execute(sa.text(_GROSS[platform])):
+                    for account_id, currency, total in connection.execute(
+                        sa.text(_GROSS[platform])
+                    ):
                         if currency is None or total is None:
                             continue
                         amount = (

@@ -1,0 +1,220 @@
+"""`ticketing`: run the demo, syncs, the sandbox, the webhook receiver and the dashboard."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ticketing_pipeline.config import ConfigError, MissingSecretError, ProjectConfig, load_config
+
+app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
+sandbox_app = typer.Typer(no_args_is_help=True, help="The local fake of both platforms' APIs.")
+app.add_typer(sandbox_app, name="sandbox")
+console = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $TICKETING_CONFIG or ./ticketing.toml)"
+    ),
+]
+
+
+def _load(path: Path | None) -> ProjectConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        console.print(f"[red]Configuration error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+@contextmanager
+def _step(message: str):
+    """A spinner with elapsed time while a long step runs."""
+    started = time.perf_counter()
+    with console.status(f"{message} ..."):
+        yield
+    console.print(f"[green]✓[/green] {message} ({time.perf_counter() - started:.1f} s)")
+
+
+def _sync_and_report(config: ProjectConfig) -> bool:
+    from ticketing_pipeline.ingest import sync_account
+    from ticketing_pipeline.reports import summarize_raw
+    from ticketing_pipeline.warehouse import resolve_warehouse
+
+    warehouse = resolve_warehouse(config)
+    console.print(f"Warehouse: [bold]{warehouse.display}[/bold]")
+    all_ok = True
+    for account in config.enabled_accounts():
+        label = f"{account.platform.value} {account.account_id} ({account.display_name})"
+        started = time.perf_counter()
+        with console.status(f"Syncing {label} ..."):
+            result = sync_account(config, account, warehouse)
+        seconds = time.perf_counter() - started
+        if result.ok:
+            rows = sum(result.rows.values())
+            console.print(f"[green]✓[/green] {label}: {rows:,} rows in {seconds:.1f} s")
+        else:
+            all_ok = False
+            console.print(f"[red]✗ {label}: {result.error}[/red]")
+    _print_summary(summarize_raw(warehouse))
+    return all_ok
+
+
+def _print_summary(summaries) -> None:
+    table = Table(title="Loaded into the warehouse (raw tables)")
+    for column in ("platform", "account", "events", "sessions", "orders", "tickets", "gross"):
+        table.add_column(
+            column, justify="right" if column not in ("platform", "account") else "left"
+        )
+    for s in summaries:
+        gross = ", ".join(
+            f"{currency} {amount:,.2f}" for currency, amount in sorted(s.gross.items())
+        )
+        table.add_row(
+            s.platform,
+            s.account_id,
+            *(
+                f"{s.counts.get(metric, 0):,}"
+                for metric in ("events", "sessions", "orders", "tickets")
+            ),
+            gross,
+        )
+    console.print(table)
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option(help="Sandbox orders to generate")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Sandbox data seed")] = 7,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its files")] = Path(
+        "data/demo"
+    ),
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default: a DuckDB file in data-dir)")
+    ] = None,
+) -> None:
+    """Start the sandbox, ingest both platforms into the warehouse, print what was loaded."""
+    from ticketing_pipeline.demo import render_toml, sandbox_accounts, sandbox_project_config
+    from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
+    from ticketing_pipeline.sandbox.server import SandboxServer
+
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
+        dataset = generate(SandboxSpec(seed=seed, orders=orders))
+    with SandboxServer(dataset) as server:
+        console.print(f"Sandbox serving both APIs at [bold]{server.url}[/bold]")
+        accounts, environment = sandbox_accounts(
+            dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
+        )
+        os.environ.update(environment)
+        config = sandbox_project_config(accounts, data_dir, warehouse)
+        (data_dir / "ticketing.toml").write_text(render_toml(config))
+        ok = _sync_and_report(config)
+    console.print(f"Config of this demo: {data_dir / 'ticketing.toml'}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sync(
+    config_path: ConfigOption = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", help="Only these accounts (platform-account_id)"),
+    ] = None,
+) -> None:
+    """Sync configured accounts (all enabled ones by default) into the warehouse."""
+    config = _load(config_path)
+    if account:
+        try:
+            chosen = [config.account_by_key(key) for key in account]
+        except ConfigError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+        config = config.model_copy(update={"accounts": chosen})
+    if not config.enabled_accounts():
+        console.print("[yellow]No enabled accounts are configured.[/yellow]")
+        raise typer.Exit(2)
+    if not _sync_and_report(config):
+        raise typer.Exit(1)
+
+
+@app.command("check-config")
+def check_config(config_path: ConfigOption = None) -> None:
+    """Validate the config and say, per account, whether its secret is set (never its value)."""
+    config = _load(config_path)
+    from ticketing_pipeline.warehouse import resolve_warehouse
+
+    try:
+        console.print(f"Warehouse: {resolve_warehouse(config).display}")
+    except ConfigError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    missing = 0
+    for account in config.accounts:
+        try:
+            account.api_secret()
+            state = f"[green]{account.secret_env} is set[/green]"
+        except MissingSecretError:
+            state = f"[red]{account.secret_env} is NOT set[/red]"
+            missing += account.enabled
+        enabled = "" if account.enabled else " (disabled)"
+        console.print(f"{account.key}{enabled}: {account.api_base_url} — {state}")
+    if missing:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    orders: Annotated[int, typer.Option(help="Orders to generate")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Data seed")] = 7,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
+    write_config: Annotated[
+        Path | None,
+        typer.Option(help="Write a ticketing.toml for the sandbox here, and a .env beside it"),
+    ] = None,
+) -> None:
+    """Serve both fake APIs until interrupted."""
+    from ticketing_pipeline.demo import render_toml, sandbox_accounts, sandbox_project_config
+    from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
+    from ticketing_pipeline.sandbox.server import serve
+
+    with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
+        dataset = generate(SandboxSpec(seed=seed, orders=orders))
+    base = f"http://{host}:{port}"
+    accounts, environment = sandbox_accounts(
+        dataset.accounts, f"{base}/humanitix/v1", f"{base}/eventbrite/v3"
+    )
+    if write_config:
+        config = sandbox_project_config(accounts, Path("data"))
+        write_config.write_text(render_toml(config))
+        env_file = write_config.with_name(".env.sandbox")
+        env_file.write_text("".join(f"export {k}={v}\n" for k, v in environment.items()))
+        console.print(f"Wrote {write_config}; sandbox credentials: `source {env_file}`")
+    console.print(
+        f"Serving Humanitix at {base}/humanitix/v1 and Eventbrite at {base}/eventbrite/v3"
+    )
+    serve(dataset, host=host, port=port)
+
+
+@app.command("dagster-home")
+def dagster_home() -> None:
+    """Create $DAGSTER_HOME with a dagster.yaml that serializes warehouse writers (DuckDB)."""
+    from ticketing_pipeline.dagster_home import ensure_local_dagster_home
+
+    path = ensure_local_dagster_home()
+    console.print(f"Dagster home: {path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,74 @@
+"""Point the pipeline at a running sandbox: its accounts as a config file plus their secrets.
+
+The sandbox's keys and tokens are made-up fixtures of the generated data set, not credentials;
+they still travel the way real ones do (environment variables named in the config), so the demo
+exercises exactly the path a real deployment uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import tomlkit
+
+from ticketing_pipeline.config import AccountConfig, ProjectConfig, WarehouseConfig
+
+
+class SandboxAccountLike(Protocol):
+    platform: str
+    account_id: str
+    display_name: str
+    secret: str
+
+
+def secret_env_name(platform: str, account_id: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", f"SANDBOX_{platform}_{account_id}_SECRET".upper())
+
+
+def webhook_env_name(platform: str, account_id: str) -> str:
+    return re.sub(r"[^A-Z0-9_]", "_", f"SANDBOX_{platform}_{account_id}_WEBHOOK_SECRET".upper())
+
+
+def sandbox_accounts(
+    accounts: Iterable[SandboxAccountLike], humanitix_base_url: str, eventbrite_base_url: str
+) -> tuple[list[AccountConfig], dict[str, str]]:
+    """Account configs for the sandbox's accounts, and the environment holding their secrets."""
+    configs, environment = [], {}
+    for account in accounts:
+        variable = secret_env_name(account.platform, account.account_id)
+        base = humanitix_base_url if account.platform == "humanitix" else eventbrite_base_url
+        configs.append(
+            AccountConfig(
+                platform=account.platform,
+                account_id=account.account_id,
+                display_name=account.display_name,
+                secret_env=variable,
+                base_url=base,
+            )
+        )
+        environment[variable] = account.secret
+    return configs, environment
+
+
+def sandbox_project_config(
+    accounts: list[AccountConfig], data_dir: Path, warehouse_url: str | None = None
+) -> ProjectConfig:
+    warehouse = WarehouseConfig(url=warehouse_url) if warehouse_url else WarehouseConfig()
+    return ProjectConfig(accounts=accounts, data_dir=data_dir, warehouse=warehouse)
+
+
+def render_toml(config: ProjectConfig) -> str:
+    """The config as a TOML file a user can keep and edit (no secrets: only variable names)."""
+    document = tomlkit.document()
+    document.add(tomlkit.comment("Generated for the local sandbox by `ticketing`; edit freely."))
+    document["warehouse"] = {"url": config.warehouse.url}
+    accounts = tomlkit.aot()
+    for account in config.accounts:
+        accounts.append(
+            tomlkit.item(account.model_dump(mode="json", exclude_none=True, exclude={"enabled"}))
+        )
+    document["accounts"] = accounts
+    return tomlkit.dumps(document)
