@@ -1,0 +1,460 @@
+"""The landing area: durable files of received webhook deliveries, and the API to consume them.
+
+Layout under ``<data_dir>/landing``::
+
+    incoming/      deliveries waiting to be loaded            <sha256>.json
+    processed/     loaded; kept so a redelivery is recognised  <sha256>.json
+    failed/        the load failed; the reason is beside it    <sha256>.json + <sha256>.reason.txt
+    dead-letter/   authenticated but malformed bodies          <sha256>.json (with "reason" inside)
+    .tmp/          files being written (same filesystem, so the final rename is atomic)
+
+A file's name is the SHA-256 of (platform, account id, delivery id): derived only from values the
+server trusts, so a request can never choose a path, and the same delivery always maps to the same
+name, which is what makes landing idempotent. Files are published with ``link(2)``, which, unlike
+``rename(2)``, never replaces an existing file: two receiver processes landing the same delivery at
+once store it once. Each file's mtime is set to the time the delivery was received, so listing
+sorts by receipt without opening files.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import enum
+import errno
+import hashlib
+import itertools
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+INCOMING = "incoming"
+PROCESSED = "processed"
+FAILED = "failed"
+DEAD_LETTER = "dead-letter"
+FOLDERS = (INCOMING, PROCESSED, FAILED, DEAD_LETTER)
+TMP = ".tmp"
+FORMAT_VERSION = 1
+
+_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
+_REASON_SUFFIX = ".reason.txt"
+# Temp files older than this were left by a process that died mid-write; anything younger may
+# belong to a live receiver process writing into the same area.
+_STALE_TMP_SECONDS = 3600
+
+
+class LandingError(Exception):
+    """A delivery could not be made durable (disk full, unwritable folder, I/O error)."""
+
+
+class StoreOutcome(enum.Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+
+
+Kind = Literal["eventbrite_reference", "relay"]
+
+
+class LandedDelivery(BaseModel):
+    """The content of one landed file (also of a dead-letter file, which adds ``reason``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    format: int = FORMAT_VERSION
+    delivery_id: str
+    platform: str
+    account_id: str
+    kind: Kind
+    # Eventbrite ``config.action`` or the relay envelope's ``type``; may be "" in dead-letter files.
+    action: str
+    received_at: datetime
+    # Only the headers a loader may need (event, delivery, signature timestamp, user agent, ...);
+    # never anything secret.
+    headers: dict[str, str]
+    # Eventbrite: the object to fetch with the account's token (checked against its API base).
+    api_url: str | None = None
+    body_encoding: Literal["text", "base64"]
+    body: str
+    reason: str | None = None
+
+    @property
+    def account_key(self) -> str:
+        return f"{self.platform}-{self.account_id}"
+
+    def raw_body(self) -> bytes:
+        if self.body_encoding == "base64":
+            return base64.b64decode(self.body)
+        return self.body.encode()
+
+    def payload(self) -> Any:
+        """The body parsed as JSON, numbers with a fraction as ``Decimal`` (money is exact)."""
+        import json
+
+        return json.loads(self.raw_body(), parse_float=Decimal)
+
+
+@dataclass(frozen=True, order=True)
+class LandedFile:
+    """A file in one of the landing folders; sorts by time of receipt."""
+
+    received_ns: int
+    name: str
+    path: Path
+    size: int
+
+    @property
+    def received_at(self) -> datetime:
+        return datetime.fromtimestamp(self.received_ns / 1e9, tz=UTC)
+
+
+def delivery_file_name(platform: str, account_id: str, delivery_id: str) -> str:
+    """The file name of a delivery: a hash, so no request text ever reaches the filesystem."""
+    digest = hashlib.sha256(f"{platform}\x00{account_id}\x00{delivery_id}".encode()).hexdigest()
+    return f"{digest}.json"
+
+
+def encode_delivery(
+    *,
+    delivery_id: str,
+    platform: str,
+    account_id: str,
+    kind: Kind,
+    action: str,
+    received_ns: int,
+    headers: dict[str, str],
+    body: bytes,
+    api_url: str | None = None,
+    reason: str | None = None,
+) -> bytes:
+    """Serialise a delivery to the landed-file JSON (the shape of ``LandedDelivery``)."""
+    try:
+        text: str | None = body.decode()
+    except UnicodeDecodeError:
+        text = None
+    record: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "delivery_id": delivery_id,
+        "platform": platform,
+        "account_id": account_id,
+        "kind": kind,
+        "action": action,
+        "received_at": format_time(received_ns),
+        "headers": headers,
+        "api_url": api_url,
+        "body_encoding": "text" if text is not None else "base64",
+        "body": text if text is not None else base64.b64encode(body).decode(),
+    }
+    if reason is not None:
+        record["reason"] = reason
+    return orjson.dumps(record)
+
+
+def format_time(ns: int) -> str:
+    """UTC ISO 8601 with microseconds and a ``Z``."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest // 1000:06d}Z"
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """One file to make durable: published as ``<folder>/<name>`` with mtime ``received_ns``."""
+
+    folder: str
+    name: str
+    data: bytes
+    received_ns: int
+
+
+class LandingArea:
+    """The landing folders under ``root``; safe for several processes at once.
+
+    Writers (the receiver) use ``store_batch``; the sensor/loader uses ``list_incoming``, ``read``,
+    ``mark_processed``, ``mark_failed`` and ``counts``.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._tmp_seq = itertools.count()
+        self._tmp_prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._tmp_lock = threading.Lock()
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path | str) -> LandingArea:
+        return cls(Path(data_dir) / "landing")
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def folder(self, name: str) -> Path:
+        if name not in FOLDERS and name != TMP:
+            raise ValueError(f"unknown landing folder {name!r}")
+        return self.root / name
+
+    @property
+    def incoming(self) -> Path:
+        return self.root / INCOMING
+
+    @property
+    def processed(self) -> Path:
+        return self.root / PROCESSED
+
+    @property
+    def failed(self) -> Path:
+        return self.root / FAILED
+
+    @property
+    def dead_letter(self) -> Path:
+        return self.root / DEAD_LETTER
+
+    def ensure(self) -> None:
+        """Create the folders (idempotent) and remove temp files a dead process left behind."""
+        for name in (*FOLDERS, TMP):
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        self._remove_stale_tmp()
+
+    def _remove_stale_tmp(self) -> None:
+        cutoff = datetime.now(UTC).timestamp() - _STALE_TMP_SECONDS
+        with contextlib.suppress(OSError), os.scandir(self.root / TMP) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+
+    # -- reading (sensor / loader) ------------------------------------------------------------
+
+    def list_incoming(self) -> list[LandedFile]:
+        """Deliveries waiting to be loaded, oldest receipt first."""
+        return self.list_folder(INCOMING)
+
+    def list_folder(self, folder: str) -> list[LandedFile]:
+        files = []
+        try:
+            entries = os.scandir(self.folder(folder))
+        except FileNotFoundError:
+            return []
+        with entries:
+            for entry in entries:
+                if not _NAME.match(entry.name):
+                    continue
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # moved by another process meanwhile
+                    continue
+                files.append(
+                    LandedFile(stat.st_mtime_ns, entry.name, Path(entry.path), stat.st_size)
+                )
+        files.sort()
+        return files
+
+    def read(self, path: Path | str | LandedFile) -> LandedDelivery:
+        return LandedDelivery.model_validate_json(self._path(path).read_bytes())
+
+    def counts(self) -> dict[str, int]:
+        """Number of delivery files per folder."""
+        result = {}
+        for name in FOLDERS:
+            try:
+                with os.scandir(self.root / name) as entries:
+                    result[name] = sum(1 for e in entries if _NAME.match(e.name))
+            except FileNotFoundError:
+                result[name] = 0
+        return result
+
+    def find(self, platform: str, account_id: str, delivery_id: str) -> Path | None:
+        """Where a delivery is (incoming, processed or failed), if it was landed."""
+        name = delivery_file_name(platform, account_id, delivery_id)
+        for folder in (INCOMING, PROCESSED, FAILED):
+            candidate = self.root / folder / name
+            if candidate.exists():
+                return candidate
+        return None
+
+    # -- moving (loader) ----------------------------------------------------------------------
+
+    def mark_processed(self, paths: Iterable[Path | str | LandedFile]) -> list[Path]:
+        """Move loaded files to ``processed/``. Files already moved are skipped (idempotent)."""
+        moved = []
+        for path in paths:
+            source = self._path(path)
+            target = self.processed / source.name
+            try:
+                os.rename(source, target)
+            except FileNotFoundError:
+                continue
+            moved.append(target)
+        if moved:
+            _fsync_dir(self.processed)
+            _fsync_dir(self.incoming)
+        return moved
+
+    def mark_failed(self, path: Path | str | LandedFile, reason: str) -> Path:
+        """Move a file to ``failed/`` with ``<name>.reason.txt`` beside it.
+
+        The reason is written (durably) first, so a failed file never lacks its reason.
+        """
+        source = self._path(path)
+        target = self.failed / source.name
+        reason_path = self.failed / (source.name.removesuffix(".json") + _REASON_SUFFIX)
+        tmp = self._write_tmp(reason.encode(), None)
+        os.replace(tmp, reason_path)
+        os.rename(source, target)
+        _fsync_dir(self.failed)
+        _fsync_dir(source.parent)
+        return target
+
+    def failure_reason(self, path: Path | str | LandedFile) -> str | None:
+        source = self._path(path)
+        reason_path = self.failed / (source.name.removesuffix(".json") + _REASON_SUFFIX)
+        try:
+            return reason_path.read_text()
+        except FileNotFoundError:
+            return None
+
+    def requeue_failed(self, path: Path | str | LandedFile) -> Path:
+        """Move a failed file back to ``incoming/`` (after the cause was fixed)."""
+        source = self._path(path)
+        target = self.incoming / source.name
+        os.rename(source, target)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.failed / (source.name.removesuffix(".json") + _REASON_SUFFIX))
+        _fsync_dir(self.incoming)
+        _fsync_dir(self.failed)
+        return target
+
+    def _path(self, path: Path | str | LandedFile) -> Path:
+        resolved = path.path if isinstance(path, LandedFile) else Path(path)
+        if not _NAME.match(resolved.name):
+            raise ValueError(f"{resolved} is not a landed delivery file")
+        return resolved
+
+    # -- writing (receiver) -------------------------------------------------------------------
+
+    def _write_tmp(self, data: bytes, mtime_ns: int | None) -> Path:
+        with self._tmp_lock:
+            seq = next(self._tmp_seq)
+        path = self.root / TMP / f"{self._tmp_prefix}-{seq}.tmp"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if mtime_ns is not None:
+                os.utime(fd, ns=(mtime_ns, mtime_ns))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        os.close(fd)
+        return path
+
+    def _settled(self, name: str) -> bool:
+        """Already loaded or failed: a redelivery of it must not be landed again."""
+        return (self.processed / name).exists() or (self.failed / name).exists()
+
+    def store_batch(
+        self, items: Sequence[PendingFile], pool: Executor | None = None
+    ) -> list[StoreOutcome | LandingError]:
+        """Make a batch of files durable; one outcome (or error) per item, in order.
+
+        Each file is written to ``.tmp/`` and fsync'd, then linked into its folder, then each
+        folder touched is fsync'd once for the whole batch (the group commit). Only after that
+        may the caller acknowledge the deliveries.
+        """
+        outcomes: list[StoreOutcome | LandingError | None] = [None] * len(items)
+        to_write = []
+        for index, item in enumerate(items):
+            if item.folder == INCOMING and self._settled(item.name):
+                outcomes[index] = StoreOutcome.DUPLICATE
+            else:
+                to_write.append(index)
+
+        def write(index: int) -> Path | LandingError:
+            item = items[index]
+            try:
+                return self._write_tmp(item.data, item.received_ns)
+            except FileNotFoundError:
+                # The area was removed under us: recreate it once, then give up.
+                try:
+                    self.ensure()
+                    return self._write_tmp(item.data, item.received_ns)
+                except OSError as error:
+                    return _landing_error(error)
+            except OSError as error:
+                return _landing_error(error)
+
+        written = list(pool.map(write, to_write)) if pool else [write(i) for i in to_write]
+
+        linked: dict[str, list[int]] = {}  # folder -> indexes whose outcome needs its fsync
+        for index, tmp in zip(to_write, written, strict=True):
+            if isinstance(tmp, LandingError):
+                outcomes[index] = tmp
+                continue
+            item = items[index]
+            target = self.root / item.folder / item.name
+            try:
+                os.link(tmp, target)
+                outcome = StoreOutcome.STORED
+                if item.folder == INCOMING and self._settled(item.name):
+                    # Loaded and moved away while we wrote: ours is a redelivery.
+                    os.unlink(target)
+                    outcome = StoreOutcome.DUPLICATE
+            except FileExistsError:
+                # Stored before (maybe by another process, maybe not yet fsync'd there: the folder
+                # fsync below covers its entry too).
+                outcome = StoreOutcome.DUPLICATE
+            except OSError as error:
+                outcomes[index] = _landing_error(error)
+                continue
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            outcomes[index] = outcome
+            linked.setdefault(item.folder, []).append(index)
+
+        for folder, indexes in linked.items():
+            try:
+                _fsync_dir(self.root / folder)
+            except OSError as error:
+                # Not durable: withdraw what we published so a retry lands it again.
+                for index in indexes:
+                    if outcomes[index] is StoreOutcome.STORED:
+                        with contextlib.suppress(OSError):
+                            os.unlink(self.root / folder / items[index].name)
+                    outcomes[index] = _landing_error(error)
+        return outcomes  # type: ignore[return-value]
+
+    def store(self, item: PendingFile) -> StoreOutcome:
+        """Store one file durably (no batching); raises ``LandingError``."""
+        outcome = self.store_batch([item])[0]
+        if isinstance(outcome, LandingError):
+            raise outcome
+        return outcome
+
+
+def _landing_error(error: OSError) -> LandingError:
+    name = errno.errorcode.get(error.errno or 0, "EIO")
+    landing_error = LandingError(f"cannot store delivery: {name}: {error.strerror}")
+    landing_error.__cause__ = error
+    return landing_error
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

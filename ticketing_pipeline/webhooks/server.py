@@ -1,0 +1,119 @@
+"""Running the receiver under uvicorn: ``serve(config, host, port, workers)``.
+
+With several workers uvicorn starts each in a fresh process from an import string, so the
+configuration (which holds no secrets, only the names of their variables) is handed over in an
+environment variable, and every worker reads the secrets from its inherited environment. The
+landing area is safe for several writers, so workers need nothing else in common.
+
+uvicorn's own access log is off: it prints the request path, and the Eventbrite path holds the
+account's token. ``access_log=True`` logs the same lines with the token masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import uvicorn
+from starlette.applications import Starlette
+
+from ..config import ConfigError, ProjectConfig, load_config
+from .app import DEFAULT_MAX_BODY_BYTES, create_app
+from .auth import load_account_auth
+from .landing import LandingArea
+
+CONFIG_JSON_ENV = "TICKETING_WEBHOOKS_CONFIG_JSON"
+OPTIONS_ENV = "TICKETING_WEBHOOKS_OPTIONS"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+
+log = logging.getLogger("ticketing_pipeline.webhooks")
+
+
+def check_startup(config: ProjectConfig) -> LandingArea:
+    """Everything that must hold before listening; raises ``ConfigError`` saying what to fix."""
+    load_account_auth(config)  # names the account and the variable of a missing secret
+    landing = LandingArea.for_data_dir(config.data_dir)
+    try:
+        landing.ensure()
+    except OSError as error:
+        raise ConfigError(f"cannot create the landing area {landing.root}: {error}") from error
+    return landing
+
+
+def serve(
+    config: ProjectConfig,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    access_log: bool = False,
+    log_level: str = "info",
+) -> None:
+    """Serve the receiver until interrupted. Raises ``ConfigError`` instead of starting if an
+    enabled account has no webhook secret or the landing area cannot be created."""
+    check_startup(config)
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,  # it would print Eventbrite tokens; see _Guard in app.py
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers <= 1:
+        app = create_app(config, max_body_bytes=max_body_bytes, access_log=access_log)
+        uvicorn.run(app, **common)
+        return
+    os.environ[CONFIG_JSON_ENV] = config.model_dump_json()
+    os.environ[OPTIONS_ENV] = f"{max_body_bytes},{int(access_log)}"
+    uvicorn.run(
+        "ticketing_pipeline.webhooks.server:app_from_environment",
+        factory=True,
+        workers=workers,
+        **common,
+    )
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn worker entry point (see ``serve``)."""
+    config = ProjectConfig.model_validate_json(os.environ[CONFIG_JSON_ENV])
+    max_body, access = os.environ.get(OPTIONS_ENV, f"{DEFAULT_MAX_BODY_BYTES},0").split(",")
+    return create_app(config, max_body_bytes=int(max_body), access_log=access == "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ticketing_pipeline.webhooks``: the receiver without the project CLI."""
+    parser = argparse.ArgumentParser(prog="python -m ticketing_pipeline.webhooks")
+    parser.add_argument(
+        "--config", help="TOML config (default: $TICKETING_CONFIG or ./ticketing.toml)"
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument("--access-log", action="store_true", help="log requests (token masked)")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        config = load_config(args.config)
+        serve(
+            config,
+            args.host,
+            args.port,
+            args.workers,
+            max_body_bytes=args.max_body_bytes,
+            access_log=args.access_log,
+            log_level=args.log_level,
+        )
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
