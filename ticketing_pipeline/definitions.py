@@ -10,15 +10,15 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from ticketing_pipeline.config import ProjectConfig, load_config
-from ticketing_pipeline.defs.ingest import build_ingest_assets
+from ticketing_pipeline.defs.ingest import build_ingest_defs
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 
 def build_definitions(config: ProjectConfig) -> dg.Definitions:
     warehouse = resolve_warehouse(config)
-    return dg.Definitions(
-        assets=[*build_ingest_assets(config, warehouse)],
-        resources={"dlt": DagsterDltResource()},
+    return dg.Definitions.merge(
+        build_ingest_defs(config, warehouse),
+        dg.Definitions(resources={"dlt": DagsterDltResource()}),
     )
 
 

@@ -7,7 +7,6 @@ Raw tables are keyed ``raw_<platform>/<table>``, the same keys dagster-dbt gives
 the dbt models downstream join the same lineage graph.
 """
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,39 +60,96 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def build_ingest_assets(
-    config: ProjectConfig, warehouse: Warehouse
-) -> list[dg.AssetsDefinition]:
-    assets = []
+class IngestRunConfig(dg.Config):
+    """Per-run options of an ingest; the daily look-back schedule sets ``lookback_days``."""
+
+    lookback_days: int | None = None
+
+
+INCREMENTAL_CRON = "*/15 * * * *"
+LOOKBACK_CRON = "30 3 * * *"
+
+
+def build_ingest_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
+    """Ingest assets, a job per platform, and its two schedules (incremental, daily look-back)."""
+    assets, jobs, schedules = [], [], []
     for platform in Platform:
-        accounts = config.enabled_accounts(platform)
-        if accounts:
-            assets.append(_platform_assets(config, warehouse, platform))
-    return assets
+        if not config.enabled_accounts(platform):
+            continue
+        platform_assets = _platform_assets(config, warehouse, platform)
+        job = dg.define_asset_job(
+            f"{platform.value}_ingest_job",
+            selection=dg.AssetSelection.assets(platform_assets),
+            partitions_def=platform_assets.partitions_def,
+            description=f"Sync {platform.value} accounts into raw_{platform.value}.",
+        )
+        assets.append(platform_assets)
+        jobs.append(job)
+        schedules += _schedules(config, platform, job, platform_assets.op.name)
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)
+
+
+def _schedules(
+    config: ProjectConfig, platform: Platform, job: Any, op_name: str
+) -> list[dg.ScheduleDefinition]:
+    account_ids = [a.account_id for a in config.enabled_accounts(platform)]
+    lookback = {"ops": {op_name: {"config": {"lookback_days": config.sync.daily_lookback_days}}}}
+
+    @dg.schedule(
+        name=f"{platform.value}_incremental_sync",
+        cron_schedule=INCREMENTAL_CRON,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every 15 minutes: each account's changes since its last cursor.",
+    )
+    def incremental(context: dg.ScheduleEvaluationContext):
+        for account_id in account_ids:
+            yield dg.RunRequest(partition_key=account_id, tags={"sync": "incremental"})
+
+    @dg.schedule(
+        name=f"{platform.value}_daily_lookback_sync",
+        cron_schedule=LOOKBACK_CRON,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Daily: re-read the last days of changes to catch late refunds and edits.",
+    )
+    def daily_lookback(context: dg.ScheduleEvaluationContext):
+        for account_id in account_ids:
+            yield dg.RunRequest(
+                partition_key=account_id, run_config=lookback, tags={"sync": "lookback"}
+            )
+
+    return [incremental, daily_lookback]
 
 
 def _platform_assets(
-    config: ProjectConfig, warehouse: Warehouse, platform: Platform
+    project: ProjectConfig, warehouse: Warehouse, platform: Platform
 ) -> dg.AssetsDefinition:
-    accounts = config.enabled_accounts(platform)
+    accounts = project.enabled_accounts(platform)
     # Specs come from any account's source: every account has the same tables.
     template = accounts[0]
     translator = RawTableTranslator(platform, warehouse)
 
     @dlt_assets(
-        dlt_source=build_source(template, config.sync),
-        dlt_pipeline=build_pipeline(template, warehouse, config.data_dir),
+        dlt_source=build_source(template, project.sync),
+        dlt_pipeline=build_pipeline(template, warehouse, project.data_dir),
         name=f"{platform.value}_ingest",
         dagster_dlt_translator=translator,
         partitions_def=dg.StaticPartitionsDefinition([a.account_id for a in accounts]),
         pool=WAREHOUSE_WRITER_POOL,
     )
-    def ingest(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-        account = config.account(platform, context.partition_key)
-        pipeline = build_pipeline(account, warehouse, config.data_dir)
+    def ingest(
+        context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: IngestRunConfig
+    ) -> Iterator[Any]:
+        account = project.account(platform, context.partition_key)
+        sync = project.sync
+        if config.lookback_days:
+            lookback = max(sync.lookback_seconds, config.lookback_days * 86_400)
+            sync = sync.model_copy(update={"lookback_seconds": lookback})
+        pipeline = build_pipeline(account, warehouse, project.data_dir)
         yield from dlt.run(
             context=context,
-            dlt_source=build_source(account, config.sync),
+            dlt_source=build_source(account, sync),
             dlt_pipeline=pipeline,
             dagster_dlt_translator=translator,
             loader_file_format=loader_file_format(warehouse),
