@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import socket
 import time
 from pathlib import Path
 
@@ -92,3 +93,29 @@ def relay_headers(
 
 EB_URL = f"/webhooks/eventbrite/{EB_ACCOUNT}/{EB_TOKEN}"
 HX_URL = f"/webhooks/relay/humanitix/{HX_ACCOUNT}"
+
+
+def write_toml_config(path: Path, data_dir: Path) -> Path:
+    """The same accounts as ``make_config``, as a TOML file for a receiver subprocess."""
+    path.write_text(
+        f'data_dir = "{data_dir}"\n\n'
+        "[[accounts]]\n"
+        'platform = "eventbrite"\n'
+        f'account_id = "{EB_ACCOUNT}"\n'
+        'display_name = "Eventbrite org"\n'
+        'secret_env = "EB_API_TOKEN"\n'
+        'webhook_secret_env = "EB_WEBHOOK_SECRET"\n\n'
+        "[[accounts]]\n"
+        'platform = "humanitix"\n'
+        f'account_id = "{HX_ACCOUNT}"\n'
+        'display_name = "Humanitix org"\n'
+        'secret_env = "HX_API_KEY"\n'
+        'webhook_secret_env = "HX_WEBHOOK_SECRET"\n'
+    )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
