@@ -1,0 +1,54 @@
+-- One row per Eventbrite ticket class, with the platform's own quantity_sold counter.
+with
+
+source as (
+
+    select * from {{ source_or_empty('raw_eventbrite', 'ticket_classes') }}
+
+),
+
+renamed as (
+
+    select
+        ----------  ids
+        account_id,
+        ticket_class_id,
+        event_id,
+
+        ----------  strings
+        name as ticket_class_name,
+        description as ticket_class_description,
+        {{ normalize_currency('currency') }} as currency,
+        on_sale_status as on_sale_status_raw,
+        -- available | sold_out | not_yet_on_sale | unavailable; unknown reads "unavailable".
+        case upper(on_sale_status)
+            when 'AVAILABLE' then 'available'
+            when 'SOLD_OUT' then 'sold_out'
+            when 'NOT_YET_ON_SALE' then 'not_yet_on_sale'
+            when 'UNAVAILABLE' then 'unavailable'
+            else 'unavailable'
+        end as on_sale_status,
+
+        ----------  numerics (face value, and the fees/tax a buyer pays on top of it)
+        {{ minor_to_major('cost', 'currency') }} as cost,
+        {{ minor_to_major('fee', 'currency') }} as fee,
+        {{ minor_to_major('tax', 'currency') }} as tax,
+        capacity,
+        quantity_total,
+        -- The platform's count of admissions still valid (refunded/cancelled excluded).
+        coalesce(quantity_sold, 0) as quantity_sold,
+
+        ----------  booleans
+        coalesce(is_free, false) as is_free,
+        coalesce(is_donation, false) as is_donation,
+        coalesce(is_hidden, false) as is_hidden,
+
+        ----------  timestamps
+        sales_start as sales_start_at,
+        sales_end as sales_end_at
+
+    from source
+
+)
+
+select * from renamed
