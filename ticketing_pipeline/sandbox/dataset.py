@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ticketing_pipeline.sandbox.generator import SandboxSpec
     from ticketing_pipeline.sandbox.mutate import MutationSummary
     from ticketing_pipeline.sandbox.truth import AccountTruth
-
-    from ticketing_pipeline.sandbox.generator import SandboxSpec
 
 # Flags stored in index tuples (small ints keep the tuples cheap).
 HX_TICKET_COMPLETE, HX_TICKET_CANCELLED = 0, 1

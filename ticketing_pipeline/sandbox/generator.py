@@ -517,12 +517,23 @@ def build_eb_order(
     ``outcome_ms``; "partial" refunds some attendees and the order stays ``placed``.
     """
     currency = event.currency
-    classes = [
+    # Capacities are sized after generation (quantity_total 0 until then); later sales (mutate)
+    # keep clear of sold-out classes so quantity_sold never exceeds quantity_total.
+    open_classes = [
         tc
         for tc in event.ticket_classes
-        if tc.sales_start_ms <= created_ms <= tc.sales_end_ms
-        and (not tc.hidden or rng.random() < 0.3)
-    ] or [tc for tc in event.ticket_classes if not tc.hidden]
+        if tc.quantity_total == 0 or tc.sold + 6 <= tc.quantity_total
+    ]
+    classes = (
+        [
+            tc
+            for tc in open_classes
+            if tc.sales_start_ms <= created_ms <= tc.sales_end_ms
+            and (not tc.hidden or rng.random() < 0.3)
+        ]
+        or [tc for tc in open_classes if not tc.hidden]
+        or open_classes
+    )
     cum = list(accumulate(tc.weight for tc in classes))
     n = _ticket_count(rng)
     main = _weighted(rng, classes, cum)

@@ -1,0 +1,257 @@
+"""The sandbox HTTP server: one Starlette app serving both fake platforms plus ``/_sandbox``.
+
+- ``build_app(dataset)`` returns the ASGI app (mount it anywhere, or hand it to httpx).
+- ``SandboxServer`` runs it with uvicorn on 127.0.0.1 in a background thread, for tests and
+  the demo: ``with SandboxServer(SandboxSpec(orders=2_000)) as server: server.eventbrite_base_url``.
+- ``serve(spec, host, port)`` runs it in the foreground, for a CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route, Router
+
+from ticketing_pipeline.sandbox import control_api, eventbrite_api, humanitix_api
+from ticketing_pipeline.sandbox.dataset import SandboxDataset
+from ticketing_pipeline.sandbox.errors import EVENTBRITE, HUMANITIX, platform_error
+from ticketing_pipeline.sandbox.faults import FaultInjector
+from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
+from ticketing_pipeline.sandbox.stats import RequestStats
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+
+
+class _PlatformMiddleware:
+    """Counts every platform request by route template, then applies rate limits and faults.
+
+    Pure ASGI (no BaseHTTPMiddleware) so bodies stream through untouched and cheaply.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        faults: FaultInjector,
+        stats: RequestStats,
+        templates: dict[str, list[Route]],
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.stats = stats
+        self.templates = templates
+
+    def _template(self, platform: str, path: str) -> str:
+        for route in self.templates[platform]:
+            if route.path_regex.match(path):
+                # Eventbrite routes are registered with and without the slash: count them once.
+                return route.path if platform == HUMANITIX else route.path.rstrip("/") + "/"
+        return "(unknown)"
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith(humanitix_api.PREFIX):
+            platform, sub = HUMANITIX, path[len(humanitix_api.PREFIX) :]
+        elif path.startswith(eventbrite_api.PREFIX):
+            platform, sub = EVENTBRITE, path[len(eventbrite_api.PREFIX) :]
+        else:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        status = [0]
+
+        async def send_counted(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self._handle(platform, method, sub, scope, receive, send_counted)
+        finally:
+            self.stats.record(platform, f"{method} {self._template(platform, sub)}", status[0])
+
+    async def _handle(
+        self, platform: str, method: str, sub: str, scope: Scope, receive: Any, send: Any
+    ) -> None:
+        retry = self.faults.check_rate(platform, _token(platform, scope))
+        if retry is not None:
+            response = platform_error(
+                platform, 429, "Rate limit exceeded.", headers={"Retry-After": str(retry)}
+            )
+            await response(scope, receive, send)
+            return
+        rule = self.faults.take(platform, method, sub)
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        if rule.kind == "slow":
+            await asyncio.sleep(rule.delay)
+            await self.app(scope, receive, send)
+        elif rule.kind == "status":
+            headers = {}
+            if rule.retry_after is not None:
+                retry_after = rule.retry_after
+                headers["Retry-After"] = (
+                    str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
+                )
+            message = "Injected fault." if rule.status != 429 else "Rate limit exceeded."
+            await platform_error(platform, rule.status, message, headers)(scope, receive, send)
+        else:  # malformed: the real answer, cut in half, still 200 application/json
+            await _truncated(self.app, scope, receive, send)
+
+
+def _token(platform: str, scope: Scope) -> str:
+    wanted = b"x-api-key" if platform == HUMANITIX else b"authorization"
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _truncated(app: Any, scope: Scope, receive: Any, send: Any) -> None:
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, capture)
+    body = b"".join(chunks)
+    body = body[: max(1, len(body) // 2)]
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_app(
+    dataset: SandboxDataset,
+    faults: FaultInjector | None = None,
+    stats: RequestStats | None = None,
+) -> Starlette:
+    """The ASGI app serving ``dataset``: ``/humanitix/v1``, ``/eventbrite/v3``, ``/_sandbox``."""
+    faults = faults or FaultInjector()
+    stats = stats or RequestStats()
+    hx_routes = humanitix_api.routes()
+    eb_routes = eventbrite_api.routes()
+    routes: list[BaseRoute] = [
+        Mount(
+            humanitix_api.PREFIX,
+            app=Router(hx_routes, default=humanitix_api.not_found, redirect_slashes=False),
+        ),
+        Mount(
+            eventbrite_api.PREFIX,
+            app=Router(eb_routes, default=eventbrite_api.not_found, redirect_slashes=False),
+        ),
+        Mount(control_api.PREFIX, routes=control_api.routes()),
+    ]
+    app = Starlette(routes=routes)
+    app.state.dataset = dataset
+    app.state.faults = faults
+    app.state.stats = stats
+    app.add_middleware(
+        _PlatformMiddleware,
+        faults=faults,
+        stats=stats,
+        templates={HUMANITIX: hx_routes, EVENTBRITE: eb_routes},
+    )
+    return app
+
+
+class SandboxServer:
+    """Run the sandbox on ``host`` (a free port by default) in a background thread.
+
+    Use as a context manager; ``url``, ``humanitix_base_url``, ``eventbrite_base_url``,
+    ``dataset``, ``faults`` and ``stats`` are available while it runs.
+    """
+
+    def __init__(
+        self,
+        source: SandboxSpec | SandboxDataset | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.dataset = source if isinstance(source, SandboxDataset) else generate(source)
+        self.faults = FaultInjector()
+        self.stats = RequestStats()
+        self.app = build_app(self.dataset, self.faults, self.stats)
+        self.host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def humanitix_base_url(self) -> str:
+        return self.url + humanitix_api.PREFIX
+
+    @property
+    def eventbrite_base_url(self) -> str:
+        return self.url + eventbrite_api.PREFIX
+
+    def start(self) -> SandboxServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("sandbox server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(
+    spec: SandboxSpec | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    dataset: SandboxDataset | None = None,
+) -> None:
+    """Generate (or take) a data set and serve it in the foreground until interrupted."""
+    dataset = dataset or generate(spec)
+    log.warning("sandbox: %d orders; serving on http://%s:%d", dataset.order_count, host, port)
+    for account in dataset.accounts:
+        log.warning(
+            "sandbox account: %s %s (%s)",
+            account.platform,
+            account.account_id,
+            account.display_name,
+        )
+    uvicorn.run(build_app(dataset), host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,150 @@
+"""Ground truth for tests and reconciliation demos, computed from the stored (served) bytes.
+
+Reading the very records the API serves, rather than the generator's intermediate values, means
+the truth cannot drift from what a sync can load.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ticketing_pipeline.sandbox.dataset import EB_ATT_DELETED, EB_ORDER_DELETED
+from ticketing_pipeline.sandbox.formats import decimal_of
+
+if TYPE_CHECKING:
+    from ticketing_pipeline.sandbox.dataset import SandboxDataset
+
+
+@dataclass
+class AccountTruth:
+    """What one account holds, as the platform's API would report it.
+
+    Humanitix ``money`` keys (Decimal major units): ``totals.grossSales``, ``totals.netSales``,
+    ``totals.refunds``, ``totals.total``, ``ticket.price``, ``ticket.total``.
+    Eventbrite ``money`` keys (Decimal of integer minor units): ``order.costs.gross.value``,
+    ``attendee.costs.gross.value``, ``ticket_class.quantity_sold``.
+    Orders and tickets are those the API serves (Eventbrite: ``status=all_not_deleted``).
+    """
+
+    platform: str
+    account_id: str
+    currency: str
+    events: int = 0
+    series_parents: int = 0  # Eventbrite only
+    sessions: int = 0
+    ticket_types: int = 0
+    orders: int = 0
+    orders_by_status: dict[str, int] = field(default_factory=dict)
+    tickets: int = 0
+    tickets_by_status: dict[str, int] = field(default_factory=dict)
+    money: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    # Tickets/attendees still valid, per event id (Humanitix: complete tickets; Eventbrite:
+    # Σ quantity_sold of the event's ticket classes).
+    sold_by_event: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "account_id": self.account_id,
+            "currency": self.currency,
+            "events": self.events,
+            "series_parents": self.series_parents,
+            "sessions": self.sessions,
+            "ticket_types": self.ticket_types,
+            "orders": self.orders,
+            "orders_by_status": self.orders_by_status,
+            "tickets": self.tickets,
+            "tickets_by_status": self.tickets_by_status,
+            "money": {c: {k: str(v) for k, v in m.items()} for c, m in self.money.items()},
+            "sold_by_event": self.sold_by_event,
+        }
+
+
+def _add(money: dict[str, dict[str, Decimal]], currency: str, key: str, value: Decimal) -> None:
+    bucket = money.setdefault(currency, {})
+    bucket[key] = bucket.get(key, Decimal(0)) + value
+
+
+def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
+    from ticketing_pipeline.sandbox.records import eb_ticket_class_record
+
+    out: dict[tuple[str, str], AccountTruth] = {}
+    loads = orjson.loads
+    for account in ds.hx_accounts.values():
+        truth = AccountTruth("humanitix", account.account_id, account.currency)
+        orders_by: Counter[str] = Counter()
+        tickets_by: Counter[str] = Counter()
+        for event in account.events.values():
+            record = loads(event.record)
+            truth.events += 1
+            truth.sessions += sum(1 for d in record["dates"] if not d["deleted"])
+            truth.ticket_types += sum(1 for t in record["ticketTypes"] if not t["deleted"])
+            for raw in event.orders.values():
+                order = loads(raw)
+                orders_by[order["financialStatus"]] += 1
+                currency = order["currency"]
+                for key in ("grossSales", "netSales", "refunds", "total"):
+                    _add(truth.money, currency, f"totals.{key}", decimal_of(order["totals"][key]))
+            sold = 0
+            for raw in event.tickets.values():
+                ticket = loads(raw)
+                tickets_by[ticket["status"]] += 1
+                sold += ticket["status"] == "complete"
+                currency = ticket["currency"]
+                _add(truth.money, currency, "ticket.price", decimal_of(ticket["price"]))
+                _add(truth.money, currency, "ticket.total", decimal_of(ticket["total"]))
+            truth.sold_by_event[event.id] = sold
+        truth.orders = sum(orders_by.values())
+        truth.orders_by_status = dict(sorted(orders_by.items()))
+        truth.tickets = sum(tickets_by.values())
+        truth.tickets_by_status = dict(sorted(tickets_by.items()))
+        out[("humanitix", account.account_id)] = truth
+
+    for org in ds.eb_orgs.values():
+        truth = AccountTruth("eventbrite", org.id, org.currency)
+        orders_by = Counter()
+        tickets_by = Counter()
+        for event_id in org.event_ids:
+            event = ds.eb_events[event_id]
+            truth.events += 1
+            if loads(event.record)["is_series_parent"]:
+                truth.series_parents += 1
+                continue
+            truth.sessions += 1
+            truth.ticket_types += len(event.ticket_classes)
+            sold = 0
+            for tc in event.ticket_classes:
+                quantity = eb_ticket_class_record(event, tc, ds.now_ms)["quantity_sold"]
+                sold += quantity
+                _add(truth.money, event.currency, "ticket_class.quantity_sold", Decimal(quantity))
+            truth.sold_by_event[event.id] = sold
+            for _, attendee_id, flag in event.attendee_index:
+                if flag == EB_ATT_DELETED:
+                    continue
+                attendee = loads(event.attendees[attendee_id])
+                tickets_by[attendee["status"]] += 1
+                gross = attendee["costs"]["gross"]
+                _add(
+                    truth.money,
+                    gross["currency"],
+                    "attendee.costs.gross.value",
+                    Decimal(gross["value"]),
+                )
+        for _, order_id, status in org.order_index:
+            if status == EB_ORDER_DELETED:
+                continue
+            order = loads(ds.eb_orders[order_id])
+            orders_by[order["status"]] += 1
+            gross = order["costs"]["gross"]
+            _add(truth.money, gross["currency"], "order.costs.gross.value", Decimal(gross["value"]))
+        truth.orders = sum(orders_by.values())
+        truth.orders_by_status = dict(sorted(orders_by.items()))
+        truth.tickets = sum(tickets_by.values())
+        truth.tickets_by_status = dict(sorted(tickets_by.items()))
+        out[("eventbrite", org.id)] = truth
+    return out
