@@ -3,3 +3,26 @@
 See README.md in this folder. Entry points: ``generate(SandboxSpec(...))`` for the data,
 ``build_app(dataset)`` for the ASGI app, ``SandboxServer`` for tests and demos, ``serve`` for a CLI.
 """
+
+from ticketing_pipeline.sandbox.dataset import ChangeNotice, SandboxAccount, SandboxDataset
+from ticketing_pipeline.sandbox.faults import FaultInjector, FaultRule, RateLimit
+from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
+from ticketing_pipeline.sandbox.mutate import MutationSummary
+from ticketing_pipeline.sandbox.server import SandboxServer, build_app, serve
+from ticketing_pipeline.sandbox.truth import AccountTruth
+
+__all__ = [
+    "AccountTruth",
+    "ChangeNotice",
+    "FaultInjector",
+    "FaultRule",
+    "MutationSummary",
+    "RateLimit",
+    "SandboxAccount",
+    "SandboxDataset",
+    "SandboxServer",
+    "SandboxSpec",
+    "build_app",
+    "generate",
+    "serve",
+]

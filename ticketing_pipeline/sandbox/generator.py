@@ -805,7 +805,9 @@ class _Generator:
         n_events = spec.events_for(n_orders)
         events: list[HxEvent] = []
         for j in range(n_events):
-            draft = j == n_events - 1
+            # Special events take the first slots (forced into the future where needed), so the
+            # last slots of the time spread stay regular, upcoming, on-sale events.
+            draft = j == 0
             free = j == 1
             online = j == 2
             genre = GENRES[rng.randrange(len(GENRES))]
@@ -1033,10 +1035,10 @@ class _Generator:
         bookable: list[EbEvent] = []
         cancel_ms = self.anchor_ms - 14 * DAY_MS
         for j in range(n_top):
-            draft = j == n_top - 1
-            canceled = j == n_top - 2
-            free = j == 1
-            online = j == 2
+            draft = j == 0
+            canceled = j == 1
+            free = j == 2
+            online = j == 3
             genre = GENRES[rng.randrange(len(GENRES))]
             name = (
                 f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))]} {genre[3]} "
