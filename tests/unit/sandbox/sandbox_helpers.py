@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -64,3 +65,46 @@ def eb_all(
             return out
         continuation = pagination["continuation"]
     raise AssertionError("paging never ended")
+
+
+def dec(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def assert_order_matches_tickets(order: dict[str, Any], tickets: list[dict[str, Any]]) -> None:
+    live = [t for t in tickets if t["status"] == "complete"]
+    gone = [t for t in tickets if t["status"] == "cancelled"]
+    totals, purchase = order["totals"], order["purchaseTotals"]
+    for t in tickets:
+        assert dec(t["netPrice"]) == dec(t["price"]) - dec(t["discount"])
+        assert dec(t["total"]) == dec(t["netPrice"]) + dec(t["passedOnFee"])
+        assert dec(t["fee"]) == dec(t["passedOnFee"]) + dec(t["absorbedFee"])
+        assert (t["cancelledAt"] is None) == (t["status"] == "complete")
+    assert dec(totals["subtotal"]) == sum(dec(t["price"]) for t in tickets)
+    assert dec(totals["discounts"]) == sum(dec(t["discount"]) for t in tickets)
+    assert dec(totals["grossSales"]) == sum(dec(t["total"]) for t in tickets)
+    assert dec(totals["refunds"]) == sum((dec(t["total"]) for t in gone), Decimal(0))
+    assert dec(totals["total"]) == sum((dec(t["total"]) for t in live), Decimal(0))
+    assert dec(totals["humanitixFee"]) == sum((dec(t["fee"]) for t in live), Decimal(0))
+    assert dec(totals["netSales"]) == dec(totals["total"]) - dec(totals["humanitixFee"])
+    assert dec(totals["taxes"]) == sum((dec(t["taxes"]) for t in live), Decimal(0))
+    assert dec(purchase["grossSales"]) == dec(totals["grossSales"])
+    assert dec(purchase["refunds"]) == 0
+    expected = (
+        "free"
+        if dec(purchase["grossSales"]) == 0
+        else "refunded"
+        if not live
+        else "partiallyRefunded"
+        if gone
+        else "paid"
+    )
+    assert order["financialStatus"] == expected
+
+
+def assert_costs_match(order: dict[str, Any], attendees: list[dict[str, Any]]) -> None:
+    for field in ("base_price", "gross", "eventbrite_fee", "payment_fee", "tax"):
+        assert order["costs"][field]["value"] == sum(a["costs"][field]["value"] for a in attendees)
+    for a in attendees:
+        money = a["costs"]["gross"]
+        assert Decimal(money["major_value"]) * 100 == money["value"]

@@ -9,6 +9,7 @@ from decimal import Decimal
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
+from sandbox_helpers import assert_costs_match, assert_order_matches_tickets
 
 from ticketing_pipeline.sandbox import SandboxDataset, SandboxSpec, generate
 from ticketing_pipeline.sandbox.formats import datetime_to_ms, money_text
@@ -115,41 +116,6 @@ def test_humanitix_totals_are_the_sum_of_their_tickets_to_the_cent() -> None:
     assert checked == sum(len(e.orders) for e in ds.hx_events.values())
 
 
-def dec(value: float) -> Decimal:
-    return Decimal(str(value))
-
-
-def assert_order_matches_tickets(order: dict, tickets: list[dict]) -> None:
-    live = [t for t in tickets if t["status"] == "complete"]
-    gone = [t for t in tickets if t["status"] == "cancelled"]
-    totals, purchase = order["totals"], order["purchaseTotals"]
-    for t in tickets:
-        assert dec(t["netPrice"]) == dec(t["price"]) - dec(t["discount"])
-        assert dec(t["total"]) == dec(t["netPrice"]) + dec(t["passedOnFee"])
-        assert dec(t["fee"]) == dec(t["passedOnFee"]) + dec(t["absorbedFee"])
-        assert (t["cancelledAt"] is None) == (t["status"] == "complete")
-    assert dec(totals["subtotal"]) == sum(dec(t["price"]) for t in tickets)
-    assert dec(totals["discounts"]) == sum(dec(t["discount"]) for t in tickets)
-    assert dec(totals["grossSales"]) == sum(dec(t["total"]) for t in tickets)
-    assert dec(totals["refunds"]) == sum((dec(t["total"]) for t in gone), Decimal(0))
-    assert dec(totals["total"]) == sum((dec(t["total"]) for t in live), Decimal(0))
-    assert dec(totals["humanitixFee"]) == sum((dec(t["fee"]) for t in live), Decimal(0))
-    assert dec(totals["netSales"]) == dec(totals["total"]) - dec(totals["humanitixFee"])
-    assert dec(totals["taxes"]) == sum((dec(t["taxes"]) for t in live), Decimal(0))
-    assert dec(purchase["grossSales"]) == dec(totals["grossSales"])
-    assert dec(purchase["refunds"]) == 0
-    expected = (
-        "free"
-        if dec(purchase["grossSales"]) == 0
-        else "refunded"
-        if not live
-        else "partiallyRefunded"
-        if gone
-        else "paid"
-    )
-    assert order["financialStatus"] == expected
-
-
 def test_eventbrite_costs_and_counters_are_consistent() -> None:
     ds = generate(SMALL)
     for event in ds.eb_events.values():
@@ -165,14 +131,6 @@ def test_eventbrite_costs_and_counters_are_consistent() -> None:
         for tc in event.ticket_classes:
             assert tc.sold == attending[tc.id]
             assert tc.sold <= tc.quantity_total
-
-
-def assert_costs_match(order: dict, attendees: list[dict]) -> None:
-    for field in ("base_price", "gross", "eventbrite_fee", "payment_fee", "tax"):
-        assert order["costs"][field]["value"] == sum(a["costs"][field]["value"] for a in attendees)
-    for a in attendees:
-        money = a["costs"]["gross"]
-        assert Decimal(money["major_value"]) * 100 == money["value"]
 
 
 # A JSON number value with three or more decimals (timestamps inside strings do not match).
