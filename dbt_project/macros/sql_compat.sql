@@ -48,3 +48,16 @@
 {% macro epoch_text_to_timestamp(expression) -%}
     to_timestamp(cast({{ expression }} as double precision))
 {%- endmacro %}
+
+{# Does `expression` match the POSIX regular expression `pattern`? #}
+{% macro matches_regex(expression, pattern) -%}
+    {{ return(adapter.dispatch('matches_regex', 'ticketing')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__matches_regex(expression, pattern) -%}
+    (({{ expression }}) ~ '{{ pattern }}')
+{%- endmacro %}
+
+{% macro duckdb__matches_regex(expression, pattern) -%}
+    regexp_full_match({{ expression }}, '{{ pattern }}')
+{%- endmacro %}

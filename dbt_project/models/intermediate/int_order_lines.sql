@@ -126,9 +126,10 @@ eb_lines as (
         sum(gross_minor) as gross_minor,
         -- Eventbrite reports discounts per order only: allocated below.
         cast(0 as bigint) as discount_minor,
-        sum(case when is_voided then 0 else eventbrite_fee_minor end) as platform_fee_minor,
-        sum(case when is_voided then 0 else payment_fee_minor end) as payment_fee_minor,
-        sum(case when is_voided then 0 else tax_minor end) as tax_minor,
+        -- fees and tax of admissions whose money was not returned
+        sum(case when is_refunded then 0 else eventbrite_fee_minor end) as platform_fee_minor,
+        sum(case when is_refunded then 0 else payment_fee_minor end) as payment_fee_minor,
+        sum(case when is_refunded then 0 else tax_minor end) as tax_minor,
         sum(case when is_refunded then gross_minor else 0 end) as refunded_minor,
         max(updated_at) as lines_updated_at
     from eb_attendees
@@ -244,14 +245,16 @@ with_status as (
             when order_state = 'pending' then 'pending'
             when order_state = 'cancelled' then 'cancelled'
             when order_state = 'refunded' then 'refunded'
+            -- Every admission void: refunded if money went back, else cancelled.
             when order_quantity > 0 and order_quantity_refunded >= order_quantity then
                 case
                     when refund_signal = 'refunded' or order_refunded_minor > 0 then 'refunded'
                     else 'cancelled'
                 end
-            when order_quantity_refunded > 0 then 'partially_refunded'
-            when refund_signal = 'partially_refunded' then 'partially_refunded'
-            when refund_signal = 'refunded' then 'refunded'
+            -- Some money went back. Admissions cancelled without a refund (free tickets) leave
+            -- the order completed, as the platforms' own statuses do.
+            when order_refunded_minor > 0 then 'partially_refunded'
+            when refund_signal in ('refunded', 'partially_refunded') then 'partially_refunded'
             else 'completed'
         end as order_status
     from allocated
