@@ -375,12 +375,9 @@ class LandingArea:
         may the caller acknowledge the deliveries.
         """
         outcomes: list[StoreOutcome | LandingError | None] = [None] * len(items)
-        to_write = []
-        for index, item in enumerate(items):
-            if item.folder == INCOMING and self._settled(item.name):
-                outcomes[index] = StoreOutcome.DUPLICATE
-            else:
-                to_write.append(index)
+        # Redeliveries are rare: rather than look before writing (two more syscalls per file),
+        # every file is written and a redelivery is recognised when it is linked.
+        to_write = list(range(len(items)))
 
         def write(index: int) -> Path | LandingError:
             item = items[index]
