@@ -22,6 +22,7 @@ import hmac
 import itertools
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -208,6 +209,8 @@ def generate_load(host, port, count, relay_share, concurrency, seconds, conn) ->
         return time.perf_counter() - started
 
     results["elapsed"] = asyncio.run(run())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    results["cpu"] = usage.ru_utime + usage.ru_stime
     conn.send(results)
     conn.close()
 
@@ -271,6 +274,7 @@ def main() -> int:
     port = free_port()
     command = [sys.executable, "-m", "ticketing_pipeline.webhooks", "--config", str(config)]
     command += ["--port", str(port), "--workers", str(args.workers), "--log-level", "warning"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     receiver = subprocess.Popen(command, env=env, start_new_session=True)
     try:
         wait_until_up(port, receiver)
@@ -299,6 +303,11 @@ def main() -> int:
             os.killpg(receiver.pid, signal.SIGKILL)
             receiver.wait()
 
+    # CPU time of everything started here (receiver and its workers, generator), minus the
+    # generator's own: a figure that, unlike the rate, hardly depends on what else runs.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    receiver_cpu = children_cpu - results["cpu"]
     latencies = sorted(results["latencies"])
     acknowledged = results["acknowledged"]
     on_disk = landed_keys(data_dir / "landing")
@@ -311,6 +320,11 @@ def main() -> int:
     )
     print(f"statuses: {dict(results['statuses'])}; connection errors: {results['errors']}")
     print(f"durable deliveries/s: {rate:,.0f}")
+    print(
+        f"CPU per delivery: receiver {receiver_cpu / max(1, len(latencies)) * 1e6:.0f} us, "
+        f"load generator {results['cpu'] / max(1, len(latencies)) * 1e6:.0f} us "
+        f"(startup included)"
+    )
     print(
         "latency ms: "
         + ", ".join(

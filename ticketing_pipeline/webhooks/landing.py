@@ -22,6 +22,7 @@ import base64
 import contextlib
 import enum
 import errno
+import functools
 import hashlib
 import itertools
 import os
@@ -341,18 +342,13 @@ class LandingArea:
     # -- writing (receiver) -------------------------------------------------------------------
 
     def _write_tmp(self, data: bytes, mtime_ns: int | None) -> Path:
+        """A named, fsync'd temp file in ``.tmp/``."""
         with self._tmp_lock:
             seq = next(self._tmp_seq)
         path = self.root / TMP / f"{self._tmp_prefix}-{seq}.tmp"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if mtime_ns is not None:
-                os.utime(fd, ns=(mtime_ns, mtime_ns))
-            os.fsync(fd)
+            _write_all(fd, data, mtime_ns)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -360,6 +356,45 @@ class LandingArea:
             raise
         os.close(fd)
         return path
+
+    def _publish(self, item: PendingFile) -> StoreOutcome:
+        """Write ``item`` durably and link it into its folder (the folder is not fsync'd yet)."""
+        folder = self.root / item.folder
+        target = folder / item.name
+        if _tmpfile_supported:
+            # An unnamed file in the target folder (O_TMPFILE), linked once complete: no temp
+            # name to create and remove, and nothing left behind if the process dies.
+            try:
+                fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o640)
+            except OSError as error:
+                if error.errno not in _NO_TMPFILE:
+                    raise
+                _tmpfile_unsupported()
+            else:
+                try:
+                    _write_all(fd, item.data, item.received_ns)
+                    os.link(
+                        f"/proc/self/fd/{fd}", target, src_dir_fd=_root_fd(), follow_symlinks=True
+                    )
+                except FileExistsError:
+                    return StoreOutcome.DUPLICATE
+                except OSError as error:
+                    if error.errno not in _NO_TMPFILE:
+                        raise
+                    _tmpfile_unsupported()
+                else:
+                    return StoreOutcome.STORED
+                finally:
+                    os.close(fd)
+        tmp = self._write_tmp(item.data, item.received_ns)
+        try:
+            os.link(tmp, target)  # unlike rename, never replaces an existing file
+        except FileExistsError:
+            return StoreOutcome.DUPLICATE
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return StoreOutcome.STORED
 
     def _settled(self, name: str) -> bool:
         """Already loaded or failed: a redelivery of it must not be landed again."""
@@ -370,56 +405,39 @@ class LandingArea:
     ) -> list[StoreOutcome | LandingError]:
         """Make a batch of files durable; one outcome (or error) per item, in order.
 
-        Each file is written to ``.tmp/`` and fsync'd, then linked into its folder, then each
-        folder touched is fsync'd once for the whole batch (the group commit). Only after that
-        may the caller acknowledge the deliveries.
+        Each file is written, fsync'd and linked into its folder (in parallel on ``pool``), then
+        each folder touched is fsync'd once for the whole batch (the group commit). Only after
+        that may the caller acknowledge the deliveries. A file that already exists is a
+        duplicate: it was stored before (maybe by another process whose folder fsync is still to
+        come: ours covers its entry too, so a duplicate is also acknowledged only after it).
         """
-        outcomes: list[StoreOutcome | LandingError | None] = [None] * len(items)
-        # Redeliveries are rare: rather than look before writing (two more syscalls per file),
-        # every file is written and a redelivery is recognised when it is linked.
-        to_write = list(range(len(items)))
 
-        def write(index: int) -> Path | LandingError:
-            item = items[index]
+        def publish(item: PendingFile) -> StoreOutcome | LandingError:
             try:
-                return self._write_tmp(item.data, item.received_ns)
-            except FileNotFoundError:
-                # The area was removed under us: recreate it once, then give up.
                 try:
-                    self.ensure()
-                    return self._write_tmp(item.data, item.received_ns)
-                except OSError as error:
-                    return _landing_error(error)
+                    return self._publish(item)
+                except FileNotFoundError:
+                    self.ensure()  # the area was removed under us: recreate it once
+                    return self._publish(item)
             except OSError as error:
                 return _landing_error(error)
 
-        written = list(pool.map(write, to_write)) if pool else [write(i) for i in to_write]
+        outcomes = list(pool.map(publish, items)) if pool else [publish(i) for i in items]
 
         linked: dict[str, list[int]] = {}  # folder -> indexes whose outcome needs its fsync
-        for index, tmp in zip(to_write, written, strict=True):
-            if isinstance(tmp, LandingError):
-                outcomes[index] = tmp
+        for index, (item, outcome) in enumerate(zip(items, outcomes, strict=True)):
+            if isinstance(outcome, LandingError):
                 continue
-            item = items[index]
-            target = self.root / item.folder / item.name
-            try:
-                os.link(tmp, target)
-                outcome = StoreOutcome.STORED
-                if item.folder == INCOMING and self._settled(item.name):
-                    # Loaded and moved away while we wrote: ours is a redelivery.
-                    os.unlink(target)
-                    outcome = StoreOutcome.DUPLICATE
-            except FileExistsError:
-                # Stored before (maybe by another process, maybe not yet fsync'd there: the folder
-                # fsync below covers its entry too).
-                outcome = StoreOutcome.DUPLICATE
-            except OSError as error:
-                outcomes[index] = _landing_error(error)
-                continue
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            outcomes[index] = outcome
+            if outcome is StoreOutcome.STORED and item.folder == INCOMING:
+                # Redeliveries are rare, so this is checked after writing rather than before:
+                # if it was loaded and moved away already, ours is a duplicate.
+                try:
+                    if self._settled(item.name):
+                        os.unlink(self.root / INCOMING / item.name)
+                        outcomes[index] = StoreOutcome.DUPLICATE
+                except OSError as error:
+                    outcomes[index] = _landing_error(error)
+                    continue
             linked.setdefault(item.folder, []).append(index)
 
         for folder, indexes in linked.items():
@@ -432,7 +450,7 @@ class LandingArea:
                         with contextlib.suppress(OSError):
                             os.unlink(self.root / folder / items[index].name)
                     outcomes[index] = _landing_error(error)
-        return outcomes  # type: ignore[return-value]
+        return outcomes
 
     def store(self, item: PendingFile) -> StoreOutcome:
         """Store one file durably (no batching); raises ``LandingError``."""
@@ -440,6 +458,32 @@ class LandingArea:
         if isinstance(outcome, LandingError):
             raise outcome
         return outcome
+
+
+def _write_all(fd: int, data: bytes, mtime_ns: int | None) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    if mtime_ns is not None:
+        os.utime(fd, ns=(mtime_ns, mtime_ns))  # the time of receipt: listings sort by it
+    os.fsync(fd)
+
+
+# O_TMPFILE needs Linux >= 3.11, a filesystem that supports it and /proc to link the file.
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.EXDEV}
+_tmpfile_supported = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+
+
+def _tmpfile_unsupported() -> None:
+    global _tmpfile_supported
+    _tmpfile_supported = False
+
+
+@functools.cache
+def _root_fd() -> int:
+    # os.link only follows the /proc/self/fd symlink (linkat AT_SYMLINK_FOLLOW) when given a
+    # directory fd; the path is absolute, so which directory does not matter.
+    return os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _landing_error(error: OSError) -> LandingError:

@@ -127,3 +127,21 @@ def test_several_processes_store_each_delivery_once(area: LandingArea) -> None:
     assert area.counts()[INCOMING] == len(ids)
     assert sorted(area.read(f).delivery_id for f in area.list_incoming()) == sorted(ids)
     assert list((area.root / ".tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("tmpfile", [True, False], ids=["O_TMPFILE", "named-temp"])
+def test_both_write_paths_store_once_and_leave_no_temp(
+    area: LandingArea, monkeypatch: pytest.MonkeyPatch, tmpfile: bool
+) -> None:
+    from ticketing_pipeline.webhooks import landing as landing_module
+
+    if tmpfile and not landing_module._tmpfile_supported:
+        pytest.skip("O_TMPFILE is not available here")
+    monkeypatch.setattr(landing_module, "_tmpfile_supported", tmpfile)
+    outcomes = area.store_batch([pending(INCOMING, "p"), pending(INCOMING, "p")])
+    assert sorted(o.value for o in outcomes) == ["duplicate", "stored"]
+    assert [area.read(f).delivery_id for f in area.list_incoming()] == ["p"]
+    assert list((area.root / ".tmp").iterdir()) == []
+    assert [p.name for p in area.incoming.iterdir()] == [
+        delivery_file_name("humanitix", "acct", "p")
+    ]
