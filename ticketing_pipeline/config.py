@@ -133,8 +133,9 @@ class SyncConfig(BaseModel):
     lookback_seconds: int = Field(default=3600, ge=0)
     # The daily look-back sync re-reads this many days to catch late refunds.
     daily_lookback_days: int = Field(default=3, ge=1)
-    # Orders/tickets of events that ended this many days before the last sync are not polled again.
-    skip_events_ended_days: int = Field(default=30, ge=0)
+    # Orders/tickets of events that ended this many days before the last sync are not polled by
+    # the frequent incremental sync (None: poll every event). The daily look-back sync polls all.
+    skip_events_ended_days: int | None = Field(default=30, ge=0)
     request_timeout_seconds: float = Field(default=60.0, gt=0)
     request_max_attempts: int = Field(default=6, ge=1)
     request_backoff_factor: float = Field(default=1.0, ge=0)

@@ -36,6 +36,12 @@ def build_source(account: AccountConfig, sync: SyncConfig) -> DltSource:
     return eventbrite_source(account, sync)
 
 
+def lookback_sync(sync: SyncConfig, days: int) -> SyncConfig:
+    """Settings of the daily look-back: re-read ``days`` of changes on every event, old or not."""
+    lookback = max(sync.lookback_seconds, days * 86_400)
+    return sync.model_copy(update={"lookback_seconds": lookback, "skip_events_ended_days": None})
+
+
 def build_pipeline(account: AccountConfig, warehouse: Warehouse, data_dir: Path) -> Pipeline:
     """The account's own pipeline; its state is also kept in the warehouse (restored from it)."""
     return dlt.pipeline(

@@ -55,7 +55,10 @@ def test_float_money_is_refused() -> None:
 def test_eventbrite_money_objects_become_minor_units() -> None:
     money = {"currency": "GBP", "value": 4250, "major_value": "42.50", "display": "£42.50"}
     order = {
-        "id": "1", "event_id": "9", "status": "placed", "changed": "2026-03-02T11:00:00Z",
+        "id": "1",
+        "event_id": "9",
+        "status": "placed",
+        "changed": "2026-03-02T11:00:00Z",
         "costs": {"gross": money, "base_price": money, "eventbrite_fee": {**money, "value": 301}},
     }
     row = eb.ORDERS.to_arrow([order], "org").to_pylist()[0]

@@ -19,6 +19,7 @@ from ticketing_pipeline.ingest import (
     build_pipeline,
     build_source,
     loader_file_format,
+    lookback_sync,
     record_sync,
 )
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
@@ -144,8 +145,7 @@ def _platform_assets(
         account = project.account(platform, context.partition_key)
         sync = project.sync
         if config.lookback_days:
-            lookback = max(sync.lookback_seconds, config.lookback_days * 86_400)
-            sync = sync.model_copy(update={"lookback_seconds": lookback})
+            sync = lookback_sync(sync, config.lookback_days)
         pipeline = build_pipeline(account, warehouse, project.data_dir)
         yield from dlt.run(
             context=context,

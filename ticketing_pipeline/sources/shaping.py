@@ -181,10 +181,19 @@ class TableShape:
         ]
 
     @property
+    def primary_key(self) -> tuple[str, str]:
+        """The merge key: the account, and the record's own id (always the first column)."""
+        return ("account_id", self.columns[0].name)
+
+    @property
     def arrow_schema(self) -> pa.Schema:
+        key = self.primary_key
         return pa.schema(
-            [pa.field("account_id", pa.string())]
-            + [pa.field(c.name, c.kind.arrow_type) for c in self.columns]
+            [pa.field("account_id", pa.string(), nullable=False)]
+            + [
+                pa.field(c.name, c.kind.arrow_type, nullable=c.name not in key)
+                for c in self.columns
+            ]
             + [pa.field("extra_fields", pa.string())]
         )
 
@@ -212,6 +221,11 @@ class TableShape:
                     f"{column.kind.name}: {error}"
                 ) from error
         arrays.append(pa.array([self.extra_fields(row) for row in rows], type=pa.string()))
+        if arrays[1].null_count:
+            raise SchemaDriftError(
+                f"{self.name}: {arrays[1].null_count} record(s) without '{self.columns[0].name}' "
+                f"({'.'.join(self.columns[0].path)}); they cannot be merged"
+            )
         return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
 
 

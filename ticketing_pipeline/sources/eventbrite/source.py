@@ -29,8 +29,6 @@ from ticketing_pipeline.sources.common import (
 from ticketing_pipeline.sources.eventbrite import tables
 from ticketing_pipeline.sources.http import PlatformClient
 
-_KEY = ("account_id",)
-
 
 def _paginator() -> JSONResponseCursorPaginator:
     # Eventbrite's own rule: pass `continuation` until `has_more_items` is false.
@@ -39,6 +37,17 @@ def _paginator() -> JSONResponseCursorPaginator:
         cursor_param="continuation",
         has_more_path="pagination.has_more_items",
     )
+
+
+def _with_event_context(ticket_class: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """Free ticket classes carry no cost object, so their currency is the event's."""
+    cost = ticket_class.get("cost")
+    currency = (cost or {}).get("currency") if isinstance(cost, dict) else None
+    return {
+        **ticket_class,
+        "event_id": ticket_class.get("event_id") or event["id"],
+        "currency": currency or event.get("currency"),
+    }
 
 
 @dlt.source(name="eventbrite", max_table_nesting=0)
@@ -57,7 +66,9 @@ def eventbrite_source(
             yield list(page)
 
     @dlt.resource(
-        name="organizations", write_disposition="merge", primary_key=(*_KEY, "organization_id")
+        name="organizations",
+        write_disposition="merge",
+        primary_key=tables.ORGANIZATIONS.primary_key,
     )
     def organizations() -> Iterator[pa.Table]:
         mine = [
@@ -75,17 +86,20 @@ def eventbrite_source(
 
     @dlt.resource(name="event_pages", selected=False)
     def event_pages() -> Iterator[list[dict[str, Any]]]:
-        yield from pages(
-            f"/organizations/{org_id}/events/",
-            "events",
-            {"status": "all", "show_series_parent": "true", "expand": "venue"},
-        )
+        path, params = f"/organizations/{org_id}/events/", {"status": "all", "expand": "venue"}
+        # Occurrences and single events: each is a session.
+        yield from pages(path, "events", params)
+        # With show_series_parent the API lists each series' parent *instead of* its
+        # occurrences, so the parents (the series themselves) take a second listing.
+        for page in pages(path, "events", {**params, "show_series_parent": "true"}):
+            if parents := [event for event in page if event.get("is_series_parent")]:
+                yield parents
 
     @dlt.transformer(
         data_from=event_pages,
         name="events",
         write_disposition="merge",
-        primary_key=(*_KEY, "event_id"),
+        primary_key=tables.EVENTS.primary_key,
     )
     def events(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         yield tables.EVENTS.to_arrow(page, org_id)
@@ -94,7 +108,7 @@ def eventbrite_source(
         data_from=event_pages,
         name="venues",
         write_disposition="merge",
-        primary_key=(*_KEY, "venue_id"),
+        primary_key=tables.VENUES.primary_key,
     )
     def venues(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         unique = {v["id"]: v for e in page if isinstance(v := e.get("venue"), dict) and v.get("id")}
@@ -105,13 +119,14 @@ def eventbrite_source(
         data_from=event_pages,
         name="ticket_classes",
         write_disposition="merge",
-        primary_key=(*_KEY, "ticket_class_id"),
+        primary_key=tables.TICKET_CLASSES.primary_key,
     )
     def ticket_classes(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         # Counters of events that ended long before the last sync no longer move.
         state = dlt.current.resource_state()
         last_sync = parse_utc(state.get("last_synced_at"))
-        cutoff = last_sync - timedelta(days=sync.skip_events_ended_days) if last_sync else None
+        skip_days = sync.skip_events_ended_days
+        cutoff = last_sync - timedelta(days=skip_days) if last_sync and skip_days else None
 
         def class_pages() -> Iterator[list[dict[str, Any]]]:
             for event in page:
@@ -122,7 +137,7 @@ def eventbrite_source(
                     continue
                 event_id = event["id"]
                 for class_page in pages(f"/events/{event_id}/ticket_classes/", "ticket_classes"):
-                    yield [{**tc, "event_id": tc.get("event_id") or event_id} for tc in class_page]
+                    yield [_with_event_context(tc, event) for tc in class_page]
 
         yield from batched_tables(class_pages(), tables.TICKET_CLASSES, org_id)
         state["last_synced_at"] = datetime.now(UTC).isoformat()
@@ -145,7 +160,7 @@ def eventbrite_source(
         data_from=order_pages,
         name="orders",
         write_disposition="merge",
-        primary_key=(*_KEY, "order_id"),
+        primary_key=tables.ORDERS.primary_key,
     )
     def orders(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         yield tables.ORDERS.to_arrow(page, org_id)
@@ -154,7 +169,7 @@ def eventbrite_source(
         data_from=order_pages,
         name="attendees",
         write_disposition="merge",
-        primary_key=(*_KEY, "attendee_id"),
+        primary_key=tables.ATTENDEES.primary_key,
     )
     def attendees(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         rows = [attendee for order in page for attendee in order.get("attendees") or []]

@@ -102,7 +102,7 @@ TICKET_CLASSES = TableShape(
         col("event_id", "event_id"),
         col("name", "name"),
         col("description", "description"),
-        col("currency", "cost.currency"),
+        col("currency", "currency"),  # the cost's, or the event's for free classes
         col("cost", "cost", U),
         col("fee", "fee", U),
         col("tax", "tax", U),

@@ -30,7 +30,6 @@ from ticketing_pipeline.sources.http import PlatformClient
 from ticketing_pipeline.sources.humanitix import tables
 
 PAGE_SIZE = 100  # the API's maximum
-_KEY = ("account_id",)
 
 
 class HumanitixPaginator(BasePaginator):
@@ -83,7 +82,7 @@ def humanitix_source(
 
     def still_active(event: dict[str, Any], since: datetime | None) -> bool:
         """False for events that had ended long before the last sync: nothing changes there."""
-        if since is None:
+        if since is None or sync.skip_events_ended_days is None:
             return True
         ends = parse_utc(event.get("endDate")) or parse_utc(event.get("startDate"))
         cutoff = as_utc(since) - timedelta(days=sync.skip_events_ended_days)
@@ -97,7 +96,7 @@ def humanitix_source(
         data_from=event_pages,
         name="events",
         write_disposition="merge",
-        primary_key=(*_KEY, "event_id"),
+        primary_key=tables.EVENTS.primary_key,
     )
     def events(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         yield tables.EVENTS.to_arrow(page, account_id)
@@ -106,7 +105,7 @@ def humanitix_source(
         data_from=event_pages,
         name="event_dates",
         write_disposition="merge",
-        primary_key=(*_KEY, "event_date_id"),
+        primary_key=tables.EVENT_DATES.primary_key,
     )
     def event_dates(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         rows = [
@@ -120,7 +119,7 @@ def humanitix_source(
         data_from=event_pages,
         name="ticket_types",
         write_disposition="merge",
-        primary_key=(*_KEY, "ticket_type_id"),
+        primary_key=tables.TICKET_TYPES.primary_key,
     )
     def ticket_types(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
         rows = [
@@ -142,7 +141,7 @@ def humanitix_source(
         data_from=event_pages,
         name="orders",
         write_disposition="merge",
-        primary_key=(*_KEY, "order_id"),
+        primary_key=tables.ORDERS.primary_key,
     )
     def orders(
         page: list[dict[str, Any]],
@@ -159,7 +158,7 @@ def humanitix_source(
         data_from=event_pages,
         name="tickets",
         write_disposition="merge",
-        primary_key=(*_KEY, "ticket_id"),
+        primary_key=tables.TICKETS.primary_key,
     )
     def tickets(
         page: list[dict[str, Any]],
@@ -172,7 +171,7 @@ def humanitix_source(
             changed_per_event(page, "tickets", since), tables.TICKETS, account_id
         )
 
-    @dlt.resource(name="tags", write_disposition="merge", primary_key=(*_KEY, "tag_id"))
+    @dlt.resource(name="tags", write_disposition="merge", primary_key=tables.TAGS.primary_key)
     def tags() -> Iterator[pa.Table]:
         yield from batched_tables(pages("/tags", "tags"), tables.TAGS, account_id)
 
