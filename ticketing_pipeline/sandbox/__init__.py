@@ -4,6 +4,7 @@ See README.md in this folder. Entry points: ``generate(SandboxSpec(...))`` for t
 ``build_app(dataset)`` for the ASGI app, ``SandboxServer`` for tests and demos, ``serve`` for a CLI.
 """
 
+from ticketing_pipeline.sandbox.cache import load_or_generate
 from ticketing_pipeline.sandbox.dataset import ChangeNotice, SandboxAccount, SandboxDataset
 from ticketing_pipeline.sandbox.faults import FaultInjector, FaultRule, RateLimit
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
@@ -24,5 +25,6 @@ __all__ = [
     "SandboxSpec",
     "build_app",
     "generate",
+    "load_or_generate",
     "serve",
 ]

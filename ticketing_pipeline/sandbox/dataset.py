@@ -237,6 +237,16 @@ class SandboxDataset:
         self.eb_order_event: dict[str, EbEvent] = {}
         self.changes: list[ChangeNotice] = []
 
+    # The lock cannot be pickled (cache.py stores data sets on disk): drop and recreate it.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # --- ids -----------------------------------------------------------------------------------
 
     def next_counter(self, n: int = 1) -> int:

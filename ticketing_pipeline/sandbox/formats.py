@@ -129,6 +129,15 @@ def major_value(cents: int) -> str:
 
 
 _HX_MONEY: dict[int, orjson.Fragment] = {}
+_MONEY_BYTES: dict[int, bytes] = {}
+
+
+def money_bytes(cents: int) -> bytes:
+    """``money_text`` as bytes, cached (for templates that splice many amounts at once)."""
+    text = _MONEY_BYTES.get(cents)
+    if text is None:
+        text = _MONEY_BYTES[cents] = money_text(cents).encode()
+    return text
 
 
 def hx_money(cents: int) -> orjson.Fragment:

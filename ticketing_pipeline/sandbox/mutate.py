@@ -40,7 +40,7 @@ from ticketing_pipeline.sandbox.generator import (
     build_hx_order,
 )
 from ticketing_pipeline.sandbox.money import HX_TOTAL_KEYS, HxTicketMoney, hx_order_totals
-from ticketing_pipeline.sandbox.records import HX_TICKET_MONEY_KEYS
+from ticketing_pipeline.sandbox.records import HX_TICKET_MONEY_KEYS, hx_totals_json
 
 KINDS = ("new", "refund", "partial", "cancel", "edit")
 KIND_WEIGHTS = tuple(accumulate((30, 20, 15, 10, 25)))
@@ -222,10 +222,10 @@ class _Mutator:
             else:
                 order["financialStatus"] = "refunded" if all(cancelled) else "partiallyRefunded"
         order["updatedAt"] = at
-        order["totals"] = {k: hx_money(totals[k]) for k in HX_TOTAL_KEYS}
-        order["purchaseTotals"] = {
-            k: hx_money(cents_of(order["purchaseTotals"][k])) for k in HX_TOTAL_KEYS
-        }
+        order["totals"] = hx_totals_json(totals)
+        order["purchaseTotals"] = hx_totals_json(
+            {k: cents_of(order["purchaseTotals"][k]) for k in HX_TOTAL_KEYS}
+        )
         for holder in (order["discounts"]["autoDiscount"], order["discounts"]["discountCode"]):
             if holder:
                 holder["discountAmount"] = hx_money(cents_of(holder["discountAmount"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 import time
@@ -20,10 +21,11 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, Router
 
 from ticketing_pipeline.sandbox import control_api, eventbrite_api, humanitix_api
+from ticketing_pipeline.sandbox.cache import load_or_generate
 from ticketing_pipeline.sandbox.dataset import SandboxDataset
 from ticketing_pipeline.sandbox.errors import EVENTBRITE, HUMANITIX, platform_error
 from ticketing_pipeline.sandbox.faults import FaultInjector
-from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
+from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.stats import RequestStats
 
 log = logging.getLogger(__name__)
@@ -181,8 +183,11 @@ class SandboxServer:
         source: SandboxSpec | SandboxDataset | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.dataset = source if isinstance(source, SandboxDataset) else generate(source)
+        self.dataset = (
+            source if isinstance(source, SandboxDataset) else load_or_generate(source, cache_dir)
+        )
         self.faults = FaultInjector()
         self.stats = RequestStats()
         self.app = build_app(self.dataset, self.faults, self.stats)
@@ -243,9 +248,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     dataset: SandboxDataset | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Generate (or take) a data set and serve it in the foreground until interrupted."""
-    dataset = dataset or generate(spec)
+    """Generate (or take, or load from ``cache_dir``) a data set and serve it in the foreground
+    until interrupted."""
+    dataset = dataset or load_or_generate(spec, cache_dir)
     log.warning("sandbox: %d orders; serving on http://%s:%d", dataset.order_count, host, port)
     for account in dataset.accounts:
         log.warning(

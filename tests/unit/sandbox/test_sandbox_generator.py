@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 from sandbox_helpers import assert_costs_match, assert_order_matches_tickets
 
-from ticketing_pipeline.sandbox import SandboxDataset, SandboxSpec, generate
+from ticketing_pipeline.sandbox import SandboxDataset, SandboxSpec, generate, load_or_generate
+from ticketing_pipeline.sandbox.cache import cache_path
 from ticketing_pipeline.sandbox.formats import datetime_to_ms, money_text
 
 SMALL = SandboxSpec(orders=1_200)
@@ -152,3 +154,17 @@ def test_money_text_is_exact_and_round_trips(cents: int) -> None:
     assert not text.endswith("0") or "." not in text
     parsed = orjson.loads(f"[{text}]")[0]
     assert round(parsed * 100) == cents
+
+
+def test_disk_cache_returns_the_same_data_set(tmp_path: Path) -> None:
+    spec = SandboxSpec(orders=600, seed=5)
+    first = load_or_generate(spec, tmp_path)
+    path = cache_path(spec, tmp_path)
+    assert path.exists() and list(tmp_path.iterdir()) == [path]
+    second = load_or_generate(spec, tmp_path)
+    assert second is not first
+    assert all_bytes(second) == all_bytes(first)
+    assert second.mutate(0.1).to_dict() == first.mutate(0.1).to_dict(), "usable after loading"
+    # Another spec gets its own file.
+    load_or_generate(SandboxSpec(orders=600, seed=6), tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2
