@@ -38,7 +38,7 @@ from .landing import (
     encode_delivery,
 )
 from .metrics import DEAD_LETTER as DEAD_LETTER_OUTCOME
-from .metrics import TEST_PING, Metrics
+from .metrics import PUBLISH_INTERVAL, TEST_PING, Metrics, SharedMetrics
 from .payloads import (
     EVENTBRITE_TEST_ACTION,
     MAX_ID_LENGTH,
@@ -95,6 +95,7 @@ class Receiver:
         self.writer = writer
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.shared = SharedMetrics(metrics, landing.root / ".metrics")
         self.storage_ok = True
         self._counts: dict[str, int] | None = None
         self._counts_at = 0.0
@@ -301,17 +302,20 @@ class Receiver:
 
     async def healthz(self, request: Request) -> Response:
         counts = await self.landing_counts()
+        combined, processes = await asyncio.to_thread(self.shared.combined)
         healthy = self.storage_ok and counts is not None
         content = {
             "status": "ok" if healthy else "degraded",
             "accounts": len(self.auth),
             "landing": counts,
-            **self.metrics.snapshot(),
+            **combined.snapshot(),
+            "processes": processes,
         }
         return _json(200 if healthy else 503, content)
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        text = self.metrics.prometheus(await self.landing_counts())
+        combined, _ = await asyncio.to_thread(self.shared.combined)
+        text = combined.prometheus(await self.landing_counts())
         return Response(text, 200, media_type="text/plain; version=0.0.4")
 
 
@@ -400,13 +404,18 @@ def create_app(
             landing.root,
             len(auth),
         )
-        summary = asyncio.create_task(_log_summaries(metrics))
+        background = [
+            asyncio.create_task(_log_summaries(metrics)),
+            asyncio.create_task(_publish_metrics(receiver.shared)),
+        ]
         try:
             yield
         finally:
-            summary.cancel()
+            for task in background:
+                task.cancel()
             await writer.close()
             metrics.log_summary()
+            receiver.shared.withdraw()
 
     routes = [
         Route("/webhooks/eventbrite/{account_id}/{token}", receiver.eventbrite, methods=["POST"]),
@@ -418,6 +427,15 @@ def create_app(
     app.state.receiver = receiver
     app.add_middleware(_Guard, access_log=access_log)
     return app
+
+
+async def _publish_metrics(shared: SharedMetrics) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(shared.publish)
+        except OSError as error:
+            log.debug("cannot publish metrics: %s", error)
+        await asyncio.sleep(PUBLISH_INTERVAL)
 
 
 async def _log_summaries(metrics: Metrics) -> None:

@@ -4,15 +4,25 @@ Labels only ever hold values the server trusts (configured accounts, fixed reaso
 request text, so an attacker cannot blow up the number of series. Rejections are logged without
 flooding: the first of each reason in a minute at WARNING, the rest at DEBUG, and a summary line
 per minute while anything is rejected.
+
+With several worker processes a scrape reaches one of them, so each process publishes its
+counters to a small file every few seconds (``SharedMetrics``) and every process answers with the
+sum over the processes that published recently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
+import socket
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 log = logging.getLogger("ticketing_pipeline.webhooks")
 
@@ -28,6 +38,10 @@ REJECTION_REASONS = (
 )
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _LOG_INTERVAL = 60.0
+PUBLISH_INTERVAL = 2.0
+# A process whose file is older than this has stopped (or hangs): its counts are left out.
+_FRESH_SECONDS = 15.0
+_FORGET_SECONDS = 86400.0
 
 
 class Metrics:
@@ -62,6 +76,24 @@ class Metrics:
             if seconds <= bound:
                 self._bucket_counts[index] += 1
                 break
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "deliveries": [[*key, n] for key, n in self.deliveries.items()],
+            "rejections": [[*key, n] for key, n in self.rejections.items()],
+            "latency": [self._bucket_counts, self._latency_count, self._latency_sum],
+        }
+
+    def add_state(self, state: dict[str, Any]) -> None:
+        """Add another process's counters (from ``state()``) to these."""
+        for platform, account, outcome, count in state["deliveries"]:
+            self.deliveries[(platform, account, outcome)] += count
+        for reason, platform, count in state["rejections"]:
+            self.rejections[(reason, platform)] += count
+        buckets, count, total = state["latency"]
+        self._bucket_counts = [a + b for a, b in zip(self._bucket_counts, buckets, strict=True)]
+        self._latency_count += count
+        self._latency_sum += total
 
     def log_summary(self) -> None:
         """Log the rejections since the previous summary, if there were any."""
@@ -124,3 +156,47 @@ class Metrics:
             for folder, count in landing_counts.items():
                 lines.append(f'ticketing_webhook_landing_files{{folder="{folder}"}} {count}')
         return "\n".join(lines) + "\n"
+
+
+class SharedMetrics:
+    """This process's ``Metrics`` plus those other receiver processes publish in ``folder``."""
+
+    def __init__(self, metrics: Metrics, folder: Path) -> None:
+        self.metrics = metrics
+        self.folder = folder
+        # Host and pid say whose it is; the random part keeps two apps in one process apart.
+        self.file = folder / f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}.json"
+
+    def publish(self) -> None:
+        """Write this process's counters (atomically; losing them in a crash costs nothing)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(self.metrics.state()))
+        os.replace(tmp, self.file)
+
+    def combined(self) -> tuple[Metrics, int]:
+        """The sum over this process and the others that published recently; and their count."""
+        total = Metrics()
+        total.started = self.metrics.started
+        total.add_state(self.metrics.state())
+        processes = 1
+        now = time.time()
+        with contextlib.suppress(OSError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".json") or entry.path == str(self.file):
+                    continue
+                try:
+                    age = now - entry.stat().st_mtime
+                    if age > _FORGET_SECONDS:
+                        os.unlink(entry.path)
+                    if age > _FRESH_SECONDS:
+                        continue
+                    total.add_state(orjson.loads(Path(entry.path).read_bytes()))
+                    processes += 1
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue  # being replaced, or unreadable: skip this scrape
+        return total, processes
+
+    def withdraw(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.file)

@@ -335,3 +335,23 @@ def test_never_410(client: TestClient) -> None:
     for method in ("GET", "PUT", "DELETE", "POST"):
         response = client.request(method, f"/webhooks/eventbrite/{EB_ACCOUNT}/{EB_TOKEN}/x")
         assert response.status_code != 410
+
+
+def test_counts_are_summed_over_worker_processes(
+    config: ProjectConfig, landing: LandingArea
+) -> None:
+    # Two apps on one landing area stand for two uvicorn workers.
+    first_app, second_app = create_app(config, landing), create_app(config, landing)
+    with TestClient(first_app) as first, TestClient(second_app) as second:
+        first.post(EB_URL, content=eventbrite_body(), headers=eventbrite_headers("w-1"))
+        second.post(EB_URL, content=eventbrite_body(), headers=eventbrite_headers("w-2"))
+        second.post(f"/webhooks/eventbrite/{EB_ACCOUNT}/nope", content=b"{}")
+        first_app.state.receiver.shared.publish()
+        second_app.state.receiver.shared.publish()
+        health = first.get("/healthz").json()
+        assert health["processes"] == 2
+        assert health["deliveries"] == {"stored": 2}
+        assert health["rejections"] == {"unauthorized": 1}
+        assert 'outcome="stored"} 2' in second.get("/metrics").text
+    # A worker that stopped withdraws its counts.
+    assert list((landing.root / ".metrics").glob("*.json")) == []
