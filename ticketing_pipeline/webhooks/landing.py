@@ -234,9 +234,15 @@ class LandingArea:
 
     # -- reading (sensor / loader) ------------------------------------------------------------
 
-    def list_incoming(self) -> list[LandedFile]:
-        """Deliveries waiting to be loaded, oldest receipt first."""
-        return self.list_folder(INCOMING)
+    def list_incoming(self, limit: int | None = None) -> list[LandedFile]:
+        """Deliveries waiting to be loaded, oldest receipt first (at most ``limit``).
+
+        ``incoming/`` is the queue itself: everything in it is unprocessed. Files can appear with
+        a receipt time older than one already listed (another process's batch committing later),
+        so a consumer should not keep a time cursor; it should take what is there and move it.
+        """
+        files = self.list_folder(INCOMING)
+        return files if limit is None else files[:limit]
 
     def list_folder(self, folder: str) -> list[LandedFile]:
         files = []
