@@ -124,9 +124,12 @@ class Receiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _store(self, folder: str, name: str, data: bytes, received_ns: int) -> StoreOutcome:
+    async def _store(
+        self, folder: str, name: str, data: bytes, received_ns: int, skip_if_loaded: bool = True
+    ) -> StoreOutcome:
         started = time.perf_counter()
-        outcome = await self.writer.land(PendingFile(folder, name, data, received_ns))
+        item = PendingFile(folder, name, data, received_ns, skip_if_loaded)
+        outcome = await self.writer.land(item)
         self.metrics.observe_landing(time.perf_counter() - started)
         self.storage_ok = True
         return outcome
@@ -174,11 +177,17 @@ class Receiver:
         return _json(400, {"error": "malformed body", "reason": reason})
 
     async def _land(
-        self, platform: str, account_id: str, delivery_id: str, data: bytes, received_ns: int
+        self,
+        platform: str,
+        account_id: str,
+        delivery_id: str,
+        data: bytes,
+        received_ns: int,
+        skip_if_loaded: bool = True,
     ) -> Response:
         name = delivery_file_name(platform, account_id, delivery_id)
         try:
-            outcome = await self._store(INCOMING, name, data, received_ns)
+            outcome = await self._store(INCOMING, name, data, received_ns, skip_if_loaded)
         except LandingError as error:
             return self._storage_failed(platform, error)
         self.metrics.delivered(platform, account_id, outcome.value)
@@ -208,7 +217,8 @@ class Receiver:
             return self._too_large(platform)
 
         headers = _kept_headers(request, _EVENTBRITE_HEADERS)
-        delivery_id = request.headers.get("x-eventbrite-delivery") or _sha256(body)
+        header_id = request.headers.get("x-eventbrite-delivery")
+        delivery_id = header_id or _sha256(body)
         try:
             if len(delivery_id) > MAX_ID_LENGTH:
                 raise MalformedBody(f"X-Eventbrite-Delivery longer than {MAX_ID_LENGTH}")
@@ -239,7 +249,9 @@ class Receiver:
             body=body,
             api_url=hint.api_url,
         )
-        return await self._land(platform, account_id, delivery_id, data, received_ns)
+        return await self._land(
+            platform, account_id, delivery_id, data, received_ns, skip_if_loaded=bool(header_id)
+        )
 
     async def relay(self, request: Request) -> Response:
         received_ns = time.time_ns()

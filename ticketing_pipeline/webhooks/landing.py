@@ -176,6 +176,11 @@ class PendingFile:
     name: str
     data: bytes
     received_ns: int
+    # True: the id names one delivery, so one already loaded (processed/ or failed/) is not landed
+    # again. False: the id is only a hash of the body (Eventbrite without X-Eventbrite-Delivery),
+    # and the same body later is a new notice ("order 123 changed" again) that must be landed
+    # once the earlier one was loaded; while the earlier one waits in incoming/ it still covers it.
+    skip_if_loaded: bool = True
 
 
 class LandingArea:
@@ -434,7 +439,7 @@ class LandingArea:
         for index, (item, outcome) in enumerate(zip(items, outcomes, strict=True)):
             if isinstance(outcome, LandingError):
                 continue
-            if outcome is StoreOutcome.STORED and item.folder == INCOMING:
+            if outcome is StoreOutcome.STORED and item.folder == INCOMING and item.skip_if_loaded:
                 # Redeliveries are rare, so this is checked after writing rather than before:
                 # if it was loaded and moved away already, ours is a duplicate.
                 try:

@@ -82,6 +82,23 @@ def test_eventbrite_without_delivery_header_uses_body_hash(
     assert all(delivery_id.startswith("sha256:") for delivery_id in ids)
 
 
+def test_same_body_without_delivery_id_is_landed_again_after_loading(
+    client: TestClient, landing: LandingArea
+) -> None:
+    # Without X-Eventbrite-Delivery the id is a hash of the body, and "order 123 changed" sent
+    # again later is a new notice: it must not be mistaken for a redelivery once the first was
+    # loaded (while the first still waits in incoming/, it covers the second).
+    body = eventbrite_body(action="order.updated")
+    assert client.post(EB_URL, content=body, headers=eventbrite_headers(None)).is_success
+    second = client.post(EB_URL, content=body, headers=eventbrite_headers(None))
+    assert second.json() == {"status": "duplicate"}
+    landing.mark_processed(landing.list_incoming())
+    later = client.post(EB_URL, content=body, headers=eventbrite_headers(None))
+    assert later.json() == {"status": "stored"}
+    assert landing.counts()["incoming"] == 1
+    assert landing.counts()["processed"] == 1
+
+
 def test_redelivery_after_processing_is_not_landed_again(
     client: TestClient, landing: LandingArea
 ) -> None:
