@@ -244,15 +244,20 @@ class SandboxServer:
 
 
 def serve(
-    spec: SandboxSpec | None = None,
+    source: SandboxSpec | SandboxDataset | None = None,
     host: str = "127.0.0.1",
     port: int = 8765,
     dataset: SandboxDataset | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Generate (or take, or load from ``cache_dir``) a data set and serve it in the foreground
-    until interrupted."""
-    dataset = dataset or load_or_generate(spec, cache_dir)
+    """Serve a data set in the foreground until interrupted.
+
+    ``source`` is a spec to generate (or load from ``cache_dir``) or a ready data set, as for
+    ``SandboxServer``; ``dataset=`` is accepted too.
+    """
+    if isinstance(source, SandboxDataset):
+        dataset = source
+    dataset = dataset or load_or_generate(source, cache_dir)
     log.warning("sandbox: %d orders; serving on http://%s:%d", dataset.order_count, host, port)
     for account in dataset.accounts:
         log.warning(
