@@ -166,10 +166,19 @@ def sync_accounts(
 
 
 def describe_failure(error: BaseException) -> str:
-    """The innermost meaningful message of dlt's wrapped exceptions (they nest several deep)."""
-    messages = []
+    """The meaningful message inside dlt's wrapped exceptions (they nest several deep)."""
+    from ticketing_pipeline.config import ConfigError
+    from ticketing_pipeline.sources.http import MalformedResponseError, PlatformAPIError
+    from ticketing_pipeline.sources.shaping import SchemaDriftError
+
+    ours = (ConfigError, PlatformAPIError, MalformedResponseError, SchemaDriftError)
+    chain: list[BaseException] = []
     current: BaseException | None = error
-    while current is not None:
-        messages.append(f"{type(current).__name__}: {current}")
+    while current is not None and current not in chain:
+        chain.append(current)
         current = current.__cause__ or current.__context__
-    return messages[-1] if messages else str(error)
+    for candidate in chain:
+        if isinstance(candidate, ours):
+            return f"{type(candidate).__name__}: {candidate}"
+    innermost = chain[-1]
+    return f"{type(innermost).__name__}: {innermost}"

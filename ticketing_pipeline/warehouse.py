@@ -6,6 +6,7 @@ connection from this one object, so there is no second place to configure it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -48,7 +49,13 @@ class Warehouse:
             assert self.duckdb_path is not None
             self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
-        return dlt.destinations.postgres(credentials=self.postgres_url)
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        credentials = PostgresCredentials(self.postgres_url)
+        if credentials.password is None:
+            # dlt insists on a password; libpq servers with trust, peer or .pgpass need none.
+            credentials.password = os.environ.get("PGPASSWORD", "")
+        return dlt.destinations.postgres(credentials=credentials)
 
     def sqlalchemy_url(self) -> str:
         if self.kind is WarehouseKind.DUCKDB:

@@ -17,7 +17,7 @@ from typing import Any
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import AuthConfigBase
-from requests import Request, Response
+from requests import HTTPError, Request, Response
 
 from ticketing_pipeline.config import AccountConfig, SyncConfig
 
@@ -92,7 +92,18 @@ class PlatformClient(RESTClient):
         self.calls = 0
 
     def _send_request(self, request: Request, **kwargs: Any) -> Response:
-        response = super()._send_request(request, **kwargs)
+        try:
+            response = super()._send_request(request, **kwargs)
+        except HTTPError as error:
+            # dlt's retry raises once its attempts on a 429/5xx are used up.
+            if error.response is None:
+                raise
+            raise PlatformAPIError(
+                self.account,
+                error.response.status_code,
+                error.response.url,
+                _error_message(error.response),
+            ) from error
         self.calls += 1
         if response.status_code >= 400:
             raise PlatformAPIError(
