@@ -12,11 +12,13 @@ account's token. ``access_log=True`` logs the same lines with the token masked.
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import sys
 
 import uvicorn
+import uvicorn.config
 from starlette.applications import Starlette
 
 from ..config import ConfigError, ProjectConfig, load_config
@@ -60,6 +62,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": log_level,
+        "log_config": _log_config(log_level),
         "access_log": False,  # it would print Eventbrite tokens; see _Guard in app.py
         "server_header": False,
         "proxy_headers": False,
@@ -77,6 +80,17 @@ def serve(
         workers=workers,
         **common,
     )
+
+
+def _log_config(log_level: str) -> dict:
+    """uvicorn's logging setup plus the receiver's logger, so its lines appear in every worker."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["ticketing_pipeline.webhooks"] = {
+        "handlers": ["default"],
+        "level": log_level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 def app_from_environment() -> Starlette:
