@@ -112,7 +112,10 @@ class Receiver:
 
     def _declared_too_large(self, request: Request) -> bool:
         declared = request.headers.get("content-length")
-        return declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes
+        try:
+            return declared is not None and int(declared) > self.max_body_bytes
+        except ValueError:  # the server rejects a bad length before us; if not, reading bounds it
+            return False
 
     async def _read_body(self, request: Request) -> bytes | None:
         """The body, or None if it grows past the limit (read no further than that)."""
