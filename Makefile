@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade uv || true
 	if [ -x $(BIN)/uv ]; then \
-		$(BIN)/uv pip install --python $(BIN)/python -e '.[test]'; \
+		$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -e '.[test]'; \
 	else \
 		$(BIN)/python -m pip install --quiet -e '.[test]'; \
 	fi
