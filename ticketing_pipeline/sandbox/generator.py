@@ -19,6 +19,7 @@ from bisect import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from typing import TypeVar
 
 import orjson
 
@@ -70,6 +71,7 @@ from ticketing_pipeline.sandbox.records import (
     hx_totals_json,
 )
 
+T = TypeVar("T")
 DEFAULT_ANCHOR = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -278,7 +280,8 @@ def _ticket_count(rng: random.Random) -> int:
     return min(bisect(TICKET_COUNT_CUM, rng.random()) + 1, 6)
 
 
-def _weighted(rng: random.Random, items: list, cum: list[int]):  # type: ignore[type-arg]
+def _weighted(rng: random.Random, items: list[T], cum: list[int]) -> T:
+    """One of ``items``, by the cumulative weights ``cum``."""
     return items[bisect(cum, rng.random() * cum[-1])]
 
 
@@ -305,8 +308,6 @@ def make_buyer(rng: random.Random, phone: str) -> Buyer:
 
 
 # --- Humanitix orders (also used by mutate) ----------------------------------------------------
-
-HX_OUTCOMES = ("refund", "partial")
 
 
 def build_hx_order(
@@ -497,9 +498,6 @@ def build_hx_order(
 
 
 # --- Eventbrite orders (also used by mutate) ---------------------------------------------------
-
-EB_OUTCOMES = ("refunded", "partial", "cancelled", "deleted")
-
 
 _COSTS: dict[tuple[str, EbCosts], orjson.Fragment] = {}
 
