@@ -195,6 +195,8 @@ class LandingArea:
         self._tmp_seq = itertools.count()
         self._tmp_prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._tmp_lock = threading.Lock()
+        # Plain strings for the write path: it runs per delivery, and pathlib costs microseconds.
+        self._dirs = {name: os.path.join(self.root, name) for name in FOLDERS}
 
     @classmethod
     def for_data_dir(cls, data_dir: Path | str) -> LandingArea:
@@ -370,8 +372,8 @@ class LandingArea:
 
     def _publish(self, item: PendingFile) -> StoreOutcome:
         """Write ``item`` durably and link it into its folder (the folder is not fsync'd yet)."""
-        folder = self.root / item.folder
-        target = folder / item.name
+        folder = self._dirs[item.folder]
+        target = f"{folder}/{item.name}"
         if _tmpfile_supported:
             # An unnamed file in the target folder (O_TMPFILE), linked once complete: no temp
             # name to create and remove, and nothing left behind if the process dies.
@@ -409,7 +411,9 @@ class LandingArea:
 
     def _settled(self, name: str) -> bool:
         """Already loaded or failed: a redelivery of it must not be landed again."""
-        return (self.processed / name).exists() or (self.failed / name).exists()
+        return os.path.exists(f"{self._dirs[PROCESSED]}/{name}") or os.path.exists(
+            f"{self._dirs[FAILED]}/{name}"
+        )
 
     def store_batch(
         self, items: Sequence[PendingFile], pool: Executor | None = None
@@ -433,7 +437,10 @@ class LandingArea:
             except OSError as error:
                 return _landing_error(error)
 
-        outcomes = list(pool.map(publish, items)) if pool else [publish(i) for i in items]
+        if pool is not None and len(items) > 1:
+            outcomes = list(pool.map(publish, items))
+        else:
+            outcomes = [publish(item) for item in items]
 
         linked: dict[str, list[int]] = {}  # folder -> indexes whose outcome needs its fsync
         for index, (item, outcome) in enumerate(zip(items, outcomes, strict=True)):
