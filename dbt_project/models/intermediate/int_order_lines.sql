@@ -4,11 +4,15 @@
   Lines come from the admissions (Humanitix tickets, Eventbrite attendees) of orders that exist
   in the store: an order missing from raw has no lines, which reconciliation then reports.
   Amounts are summed in integer minor units; what the order reports and its admissions do not
-  (Eventbrite's order-level discount, any order-level gross the tickets do not carry) is split
-  over the lines by largest remainder, so the lines of an order always add up to the order.
-  The per-platform definitions of each amount are in int_order_lines.yml and the README.
+  (Eventbrite's order-level discount, any order-level gross or refund the tickets do not carry)
+  is split over the lines by largest remainder, so the lines of an order always add up to the
+  order. Definitions of each amount: ticket_sales.yml and the README.
+
+  Performance: order-level figures are grouped once and joined back (no window over a million
+  lines); the window functions of the allocation only see the few orders that need one.
 #}
 {%- set order_key = 'platform, account_id, order_id' -%}
+{%- set allocated_amounts = ['gross', 'discount', 'refunded'] -%}
 with
 
 hx_orders as (
@@ -23,15 +27,21 @@ hx_tickets as (
 
 ),
 
-hx_lines as (
+hx_order_lines as (
 
     select
-        tickets.account_id,
-        tickets.order_id,
+        'humanitix' as platform,
+        orders.account_id,
+        orders.event_id,
+        orders.event_date_id as session_id,
+        orders.order_id,
         tickets.ticket_type_id,
         max(tickets.ticket_type_name) as ticket_type_name,
+        max(orders.order_state) as order_state,
+        max(orders.financial_status) as financial_status,
         count(*) as quantity,
         sum(case when tickets.is_cancelled then 1 else 0 end) as quantity_refunded,
+        max(orders.currency) as currency,
         -- what the buyer paid: net price (after discount, tax included) + passed-on fee
         sum({{ major_to_minor('tickets.total', 'orders.currency') }}) as gross_minor,
         sum({{ major_to_minor('tickets.discount', 'orders.currency') }}) as discount_minor,
@@ -44,57 +54,26 @@ hx_lines as (
         sum(case when tickets.is_cancelled
             then {{ major_to_minor('tickets.total', 'orders.currency') }} else 0 end)
             as refunded_minor,
-        max(tickets.updated_at) as lines_updated_at
+        -- The order's own figures: gross sales, discounts and refunds as Humanitix reports them.
+        max({{ major_to_minor('coalesce(orders.gross_sales, 0)', 'orders.currency') }})
+            as order_gross_minor,
+        max({{ major_to_minor('coalesce(orders.discounts, 0)', 'orders.currency') }})
+            as order_discount_minor,
+        max({{ major_to_minor('coalesce(orders.refunds, 0)', 'orders.currency') }})
+            as order_refunded_minor,
+        max(orders.ordered_at) as ordered_at,
+        greatest(max(orders.updated_at), max(tickets.updated_at)) as updated_at,
+        max(orders.purchaser_name) as purchaser_name,
+        max(orders.purchaser_email) as purchaser_email,
+        max(orders.sales_channel) as sales_channel,
+        max(orders.promo_code) as promo_code
     from hx_tickets as tickets
     inner join hx_orders as orders
         on tickets.account_id = orders.account_id
         and tickets.order_id = orders.order_id
-    group by tickets.account_id, tickets.order_id, tickets.ticket_type_id
-
-),
-
-hx_order_lines as (
-
-    select
-        'humanitix' as platform,
-        orders.account_id,
-        orders.event_id,
-        orders.event_date_id as session_id,
-        orders.order_id,
-        lines.ticket_type_id,
-        lines.ticket_type_name,
-        orders.order_state,
-        orders.financial_status as refund_signal,
-        sum(lines.quantity) over (partition by orders.account_id, orders.order_id)
-            as order_quantity,
-        sum(lines.quantity_refunded) over (partition by orders.account_id, orders.order_id)
-            as order_quantity_refunded,
-        lines.quantity,
-        lines.quantity_refunded,
-        orders.currency,
-        lines.gross_minor,
-        lines.discount_minor,
-        lines.platform_fee_minor,
-        lines.payment_fee_minor,
-        lines.tax_minor,
-        lines.refunded_minor,
-        -- The order's own figures: gross sales and discounts as Humanitix reports them.
-        {{ major_to_minor('coalesce(orders.gross_sales, 0)', 'orders.currency') }}
-            as order_gross_minor,
-        {{ major_to_minor('coalesce(orders.discounts, 0)', 'orders.currency') }}
-            as order_discount_minor,
-        {{ major_to_minor('coalesce(orders.refunds, 0)', 'orders.currency') }}
-            as order_refunded_minor,
-        orders.ordered_at,
-        greatest(orders.updated_at, lines.lines_updated_at) as updated_at,
-        orders.purchaser_name,
-        orders.purchaser_email,
-        orders.sales_channel,
-        orders.promo_code
-    from hx_orders as orders
-    inner join hx_lines as lines
-        on orders.account_id = lines.account_id
-        and orders.order_id = lines.order_id
+    group by
+        orders.account_id, orders.event_id, orders.event_date_id, orders.order_id,
+        tickets.ticket_type_id
 
 ),
 
@@ -112,31 +91,6 @@ eb_attendees as (
 
 ),
 
-eb_lines as (
-
-    select
-        account_id,
-        order_id,
-        ticket_class_id as ticket_type_id,
-        max(ticket_class_name) as ticket_type_name,
-        sum(quantity) as quantity,
-        sum(case when is_voided then quantity else 0 end) as quantity_refunded,
-        sum(case when is_refunded then quantity else 0 end) as quantity_money_refunded,
-        -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
-        sum(gross_minor) as gross_minor,
-        -- Eventbrite reports discounts per order only: allocated below.
-        cast(0 as bigint) as discount_minor,
-        -- fees and tax of admissions whose money was not returned
-        sum(case when is_refunded then 0 else eventbrite_fee_minor end) as platform_fee_minor,
-        sum(case when is_refunded then 0 else payment_fee_minor end) as payment_fee_minor,
-        sum(case when is_refunded then 0 else tax_minor end) as tax_minor,
-        sum(case when is_refunded then gross_minor else 0 end) as refunded_minor,
-        max(updated_at) as lines_updated_at
-    from eb_attendees
-    group by account_id, order_id, ticket_class_id
-
-),
-
 eb_order_lines as (
 
     select
@@ -145,42 +99,44 @@ eb_order_lines as (
         orders.event_id,
         orders.event_id as session_id,
         orders.order_id,
-        lines.ticket_type_id,
-        lines.ticket_type_name,
-        orders.order_state,
-        case
-            when sum(lines.quantity_money_refunded)
-                over (partition by orders.account_id, orders.order_id) > 0
-                then 'refunded'
-            else 'none'
-        end as refund_signal,
-        sum(lines.quantity) over (partition by orders.account_id, orders.order_id)
-            as order_quantity,
-        sum(lines.quantity_refunded) over (partition by orders.account_id, orders.order_id)
-            as order_quantity_refunded,
-        lines.quantity,
-        lines.quantity_refunded,
-        orders.currency,
-        lines.gross_minor,
-        lines.discount_minor,
-        lines.platform_fee_minor,
-        lines.payment_fee_minor,
-        lines.tax_minor,
-        lines.refunded_minor,
-        orders.gross_minor as order_gross_minor,
-        orders.discount_minor as order_discount_minor,
-        sum(lines.refunded_minor) over (partition by orders.account_id, orders.order_id)
-            as order_refunded_minor,
-        orders.ordered_at,
-        greatest(orders.updated_at, lines.lines_updated_at) as updated_at,
-        orders.purchaser_name,
-        orders.purchaser_email,
+        attendees.ticket_class_id as ticket_type_id,
+        max(attendees.ticket_class_name) as ticket_type_name,
+        max(orders.order_state) as order_state,
+        -- Eventbrite has no financial status: "refunded" when any attendee had money back.
+        case when sum(case when attendees.is_refunded then 1 else 0 end) > 0
+            then 'refunded' end as financial_status,
+        sum(attendees.quantity) as quantity,
+        sum(case when attendees.is_voided then attendees.quantity else 0 end)
+            as quantity_refunded,
+        max(orders.currency) as currency,
+        -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
+        sum(attendees.gross_minor) as gross_minor,
+        -- Eventbrite reports discounts per order only: allocated below.
+        cast(0 as bigint) as discount_minor,
+        -- fees and tax of admissions whose money was not returned
+        sum(case when attendees.is_refunded then 0 else attendees.eventbrite_fee_minor end)
+            as platform_fee_minor,
+        sum(case when attendees.is_refunded then 0 else attendees.payment_fee_minor end)
+            as payment_fee_minor,
+        sum(case when attendees.is_refunded then 0 else attendees.tax_minor end) as tax_minor,
+        sum(case when attendees.is_refunded then attendees.gross_minor else 0 end)
+            as refunded_minor,
+        max(orders.gross_minor) as order_gross_minor,
+        max(orders.discount_minor) as order_discount_minor,
+        -- No order-level refund figure: the attendees' refunds are the order's.
+        cast(null as bigint) as order_refunded_minor,
+        max(orders.ordered_at) as ordered_at,
+        greatest(max(orders.updated_at), max(attendees.updated_at)) as updated_at,
+        max(orders.purchaser_name) as purchaser_name,
+        max(orders.purchaser_email) as purchaser_email,
         'online' as sales_channel,
-        orders.promo_code
-    from eb_orders as orders
-    inner join eb_lines as lines
-        on orders.account_id = lines.account_id
-        and orders.order_id = lines.order_id
+        max(orders.promo_code) as promo_code
+    from eb_attendees as attendees
+    inner join eb_orders as orders
+        on attendees.account_id = orders.account_id
+        and attendees.order_id = orders.order_id
+    group by
+        orders.account_id, orders.event_id, orders.order_id, attendees.ticket_class_id
 
 ),
 
@@ -192,52 +148,29 @@ unioned as (
 
 ),
 
-residuals as (
+orders as (
 
-    -- What the order reports beyond the sum of its lines, to be split over the lines.
+    -- Order-level figures: what the order reports beyond the sum of its lines, and its status.
     select
-        *,
-        order_gross_minor - sum(gross_minor) over (partition by {{ order_key }})
-            as gross_residual_minor,
-        order_discount_minor - sum(discount_minor) over (partition by {{ order_key }})
-            as discount_residual_minor,
-        order_refunded_minor - sum(refunded_minor) over (partition by {{ order_key }})
+        {{ order_key }},
+        count(*) as line_count,
+        sum(gross_minor) as lines_gross_minor,
+        max(order_gross_minor) - sum(gross_minor) as gross_residual_minor,
+        max(order_discount_minor) - sum(discount_minor) as discount_residual_minor,
+        coalesce(max(order_refunded_minor), sum(refunded_minor)) - sum(refunded_minor)
             as refunded_residual_minor,
-        sum(gross_minor) over (partition by {{ order_key }}) as order_weight,
-        count(*) over (partition by {{ order_key }}) as order_line_count
+        sum(refunded_minor) as lines_refunded_minor,
+        coalesce(max(order_refunded_minor), sum(refunded_minor)) as order_refunded_minor,
+        sum(quantity) as order_quantity,
+        sum(quantity_refunded) as order_quantity_refunded,
+        max(order_state) as order_state,
+        max(financial_status) as financial_status
     from unioned
+    group by {{ order_key }}
 
 ),
 
-allocation_floors as (
-
-    select
-        *,
-        {{ allocation_floor('gross', 'gross_residual_minor', 'gross_minor', 'order_weight', 'order_line_count') }},
-        {{ allocation_floor('discount', 'discount_residual_minor', 'gross_minor', 'order_weight', 'order_line_count') }},
-        {{ allocation_floor('refunded', 'refunded_residual_minor', 'refunded_minor', 'order_refunded_minor - refunded_residual_minor', 'order_line_count') }}
-    from residuals
-
-),
-
-allocated as (
-
-    select
-        *,
-        gross_minor
-            + {{ allocation_share('gross', 'gross_residual_minor', order_key, 'ticket_type_id') }}
-            as line_gross_minor,
-        discount_minor
-            + {{ allocation_share('discount', 'discount_residual_minor', order_key, 'ticket_type_id') }}
-            as line_discount_minor,
-        refunded_minor
-            + {{ allocation_share('refunded', 'refunded_residual_minor', order_key, 'ticket_type_id') }}
-            as line_refunded_minor
-    from allocation_floors
-
-),
-
-with_status as (
+orders_with_status as (
 
     select
         *,
@@ -248,16 +181,100 @@ with_status as (
             -- Every admission void: refunded if money went back, else cancelled.
             when order_quantity > 0 and order_quantity_refunded >= order_quantity then
                 case
-                    when refund_signal = 'refunded' or order_refunded_minor > 0 then 'refunded'
+                    when financial_status = 'refunded' or order_refunded_minor > 0
+                        then 'refunded'
                     else 'cancelled'
                 end
             -- Some money went back. Admissions cancelled without a refund (free tickets) leave
             -- the order completed, as the platforms' own statuses do.
             when order_refunded_minor > 0 then 'partially_refunded'
-            when refund_signal in ('refunded', 'partially_refunded') then 'partially_refunded'
+            when financial_status in ('refunded', 'partially_refunded')
+                then 'partially_refunded'
             else 'completed'
         end as order_status
-    from allocated
+    from orders
+
+),
+
+lines_with_orders as (
+
+    select
+        lines.*,
+        orders.order_status,
+        orders.line_count,
+        orders.lines_gross_minor,
+        orders.lines_refunded_minor,
+        orders.gross_residual_minor,
+        orders.discount_residual_minor,
+        orders.refunded_residual_minor
+    from unioned as lines
+    inner join orders_with_status as orders
+        on lines.platform = orders.platform
+        and lines.account_id = orders.account_id
+        and lines.order_id = orders.order_id
+
+),
+
+to_allocate as (
+
+    select * from lines_with_orders
+    where gross_residual_minor <> 0
+        or discount_residual_minor <> 0
+        or refunded_residual_minor <> 0
+
+),
+
+allocation_floors as (
+
+    select
+        *,
+        {{ allocation_floor('gross', 'gross_residual_minor', 'gross_minor', 'lines_gross_minor', 'line_count') }},
+        {{ allocation_floor('discount', 'discount_residual_minor', 'gross_minor', 'lines_gross_minor', 'line_count') }},
+        {{ allocation_floor('refunded', 'refunded_residual_minor', 'refunded_minor', 'lines_refunded_minor', 'line_count') }}
+    from to_allocate
+
+),
+
+allocated as (
+
+    select
+        {%- for amount in allocated_amounts %}
+        {{ amount }}_minor
+            + {{ allocation_share(amount, amount ~ '_residual_minor', order_key, 'ticket_type_id') }}
+            as line_{{ amount }}_minor,
+        {%- endfor %}
+        *
+    from allocation_floors
+
+),
+
+settled as (
+
+    -- Orders whose lines already add up: nothing to allocate.
+    select
+        {%- for amount in allocated_amounts %}
+        {{ amount }}_minor as line_{{ amount }}_minor,
+        {%- endfor %}
+        *
+    from lines_with_orders
+    where gross_residual_minor = 0
+        and discount_residual_minor = 0
+        and refunded_residual_minor = 0
+
+),
+
+all_lines as (
+
+    {%- set columns = [
+        'platform', 'account_id', 'event_id', 'session_id', 'order_id', 'ticket_type_id',
+        'ticket_type_name', 'order_status', 'quantity', 'quantity_refunded', 'currency',
+        'line_gross_minor', 'line_discount_minor', 'platform_fee_minor', 'payment_fee_minor',
+        'tax_minor', 'line_refunded_minor', 'ordered_at', 'updated_at', 'purchaser_name',
+        'purchaser_email', 'sales_channel', 'promo_code'
+    ] %}
+    select {{ columns | join(', ') }} from allocated
+    union all
+    select {{ columns | join(', ') }} from settled
 
 ),
 
@@ -323,7 +340,7 @@ final as (
         lines.updated_at,
         coalesce(sync_watermarks.last_loaded_at, current_timestamp) as loaded_at
 
-    from with_status as lines
+    from all_lines as lines
     left join sessions
         on lines.platform = sessions.platform
         and lines.account_id = sessions.account_id

@@ -1,0 +1,239 @@
+"""Dagster definitions of the dbt project: models as assets, dbt tests as checks, automation.
+
+- Every dbt model is an asset (staging, intermediate, marts) downstream of the raw tables: dbt
+  sources ``raw_humanitix``/``raw_eventbrite`` get the keys ``raw_<platform>/<table>``, the very
+  keys of the ingest assets, so ingest and dbt are one lineage graph.
+- dbt tests are asset checks; extra checks (transform_checks.py) guard what consumers rely on:
+  reconciliation within tolerance (naming the events), unique sale ids, no negative quantities,
+  ISO currency codes.
+- Marts rebuild after new raw data (``AutomationCondition.eager()`` + an automation sensor), and
+  a daily schedule runs a full ``dbt build``.
+- dbt runs in the ``warehouse_writer`` pool with the ingest: DuckDB allows a single writer.
+- The manifest is prepared at build/dev time (``prepare_dbt_manifest()``, or ``dagster dev``
+  through ``prepare_if_dev``), so loading definitions in production does not run ``dbt parse``.
+"""
+
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from ticketing_pipeline.config import ProjectConfig
+from ticketing_pipeline.dbt_profile import (
+    DBT_PROJECT_DIR,
+    dbt_profile_environment,
+    dbt_target,
+)
+from ticketing_pipeline.defs.transform_checks import build_mart_checks
+from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
+
+log = logging.getLogger(__name__)
+
+# The same pool as the ingest assets (defs/ingest.py): one writer of the warehouse at a time.
+WAREHOUSE_WRITER_POOL = "warehouse_writer"
+DBT_RESOURCE_KEY = "dbt"
+DBT_ASSETS_NAME = "ticketing_dbt"
+FULL_BUILD_JOB = "dbt_full_build"
+FULL_BUILD_CRON = "0 4 * * *"  # after the ingest's daily look-back sync (03:30)
+AUTOMATION_SENSOR = "dbt_automation_sensor"
+
+MART_SCHEMA = "marts"
+# Raw tables sync every 15 minutes: warn after an hour without a load, fail after six.
+RAW_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=6), warn_window=timedelta(hours=1)
+)
+# Marts rebuild after every load and at least daily (the full-build schedule).
+MART_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)
+)
+
+
+def mart_key(name: str) -> dg.AssetKey:
+    """The asset key of a mart, e.g. ``mart_key("ticket_sales")`` -> ``marts/ticket_sales``."""
+    return dg.AssetKey([MART_SCHEMA, name])
+
+
+class TicketingDbtTranslator(DagsterDbtTranslator):
+    """Default keys (sources ``raw_<platform>/<table>``, models ``<schema>/<name>``), plus
+    groups per layer, eager automation on models and a freshness policy on the marts."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            settings=DagsterDbtTranslatorSettings(
+                enable_asset_checks=True, enable_duplicate_source_asset_keys=False
+            )
+        )
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        layer = _layer(dbt_resource_props)
+        return MART_SCHEMA if layer == MART_SCHEMA else f"dbt_{layer}"
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        # Staging views are cheap and must pass the update on to the tables downstream.
+        return dg.AutomationCondition.eager()
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "model" and _layer(props) == MART_SCHEMA:
+            spec = spec.replace_attributes(freshness_policy=MART_FRESHNESS)
+        return spec
+
+
+def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+    # fqn = ["ticketing", "staging", "humanitix", "stg_humanitix__orders"]
+    fqn = dbt_resource_props.get("fqn") or []
+    return fqn[1] if len(fqn) > 2 else "models"
+
+
+@cache
+def dbt_project(target: str = "duckdb") -> DbtProject:
+    """The project handle; ``prepare_if_dev`` re-parses only under ``dagster dev``."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=target)
+    project.prepare_if_dev()
+    return project
+
+
+def prepare_dbt_manifest(target: str = "duckdb") -> Path:
+    """Parse the dbt project into ``target/manifest.json`` (build/CI/dev time, not at load).
+
+    The profile is only rendered, never connected to, so no warehouse is needed.
+    """
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=target)
+    project.preparer.prepare(project)
+    return project.manifest_path
+
+
+def _manifest_ready(project: DbtProject) -> DbtProject:
+    if not project.manifest_path.exists():
+        # A fresh checkout that skipped the build step: parse once rather than refuse to load.
+        log.warning(
+            "dbt manifest %s is missing; parsing the project now (run "
+            "ticketing_pipeline.defs.transform.prepare_dbt_manifest() at build time instead)",
+            project.manifest_path,
+        )
+        project.preparer.prepare(project)
+    return project
+
+
+def dbt_executable() -> str:
+    """The ``dbt`` beside this interpreter (a virtualenv not on PATH), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
+    """``--vars`` for every dbt invocation: the configured accounts, never their secrets."""
+    return {
+        "ticketing_accounts": [
+            {
+                "platform": account.platform.value,
+                "account_id": account.account_id,
+                "display_name": account.display_name,
+                "enabled": account.enabled,
+            }
+            for account in config.accounts
+        ]
+    }
+
+
+def build_dbt_assets(
+    config: ProjectConfig, warehouse: Warehouse, project: DbtProject
+) -> dg.AssetsDefinition:
+    variables = json.dumps(dbt_vars(config))
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name=DBT_ASSETS_NAME,
+        dagster_dbt_translator=TicketingDbtTranslator(),
+        pool=WAREHOUSE_WRITER_POOL,
+    )
+    def ticketing_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        # DbtCliResource starts dbt with a copy of os.environ: the profile variables (derived
+        # from the warehouse URL, password included) must be set around the invocation.
+        with dbt_profile_environment(warehouse):
+            yield from dbt.cli(["build", "--vars", variables], context=context).stream()
+
+    return ticketing_dbt
+
+
+def build_transform_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
+    """dbt assets and checks, mart checks, the daily full build and the automation sensor."""
+    project = _manifest_ready(dbt_project(dbt_target(warehouse)))
+    assets = build_dbt_assets(config, warehouse, project)
+    checks = build_mart_checks(warehouse, pool=WAREHOUSE_WRITER_POOL)
+    full_build_job = dg.define_asset_job(
+        FULL_BUILD_JOB,
+        selection=dg.AssetSelection.assets(assets) | dg.AssetSelection.checks(*checks),
+        description="dbt build of every model and test, then the mart checks.",
+    )
+    full_build = dg.ScheduleDefinition(
+        name="dbt_daily_full_build",
+        cron_schedule=FULL_BUILD_CRON,
+        job=full_build_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Daily full dbt build, whatever the automation did during the day.",
+    )
+    automation = dg.AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR,
+        target=dg.AssetSelection.assets(assets),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
+        description="Rebuilds dbt models (marts included) after new raw data lands.",
+    )
+    return dg.Definitions(
+        assets=[assets],
+        asset_checks=checks,
+        jobs=[full_build_job],
+        schedules=[full_build],
+        sensors=[automation],
+        resources={
+            DBT_RESOURCE_KEY: DbtCliResource(
+                project_dir=project,
+                target=dbt_target(warehouse),
+                dbt_executable=dbt_executable(),
+            )
+        },
+    )
+
+
+def is_raw_asset(key: dg.AssetKey) -> bool:
+    return bool(key.path) and key.path[0] in RAW_SCHEMAS.values()
+
+
+def apply_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
+    """Freshness policies on the raw (ingest) assets, which this module does not define.
+
+    Call on the merged definitions: ``apply_freshness_policies(Definitions.merge(ingest,
+    transform))``; marts already carry theirs.
+    """
+
+    def with_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if is_raw_asset(spec.key) and spec.freshness_policy is None:
+            return spec.replace_attributes(freshness_policy=RAW_FRESHNESS)
+        return spec
+
+    return defs.map_asset_specs(func=with_policy)
