@@ -372,3 +372,17 @@ def test_counts_are_summed_over_worker_processes(
         assert 'outcome="stored"} 2' in second.get("/metrics").text
     # A worker that stopped withdraws its counts.
     assert list((landing.root / ".metrics").glob("*.json")) == []
+
+
+def test_overloaded_writer_answers_503(config: ProjectConfig, landing: LandingArea) -> None:
+    from ticketing_pipeline.webhooks.writer import LandingWriter
+
+    writer = LandingWriter(landing, max_pending=0)  # as if 10,000 deliveries waited for the disk
+    with TestClient(create_app(config, landing, writer=writer)) as client:
+        response = client.post(EB_URL, content=eventbrite_body(), headers=eventbrite_headers())
+        assert response.status_code == 503
+        assert response.headers["retry-after"]
+        health = client.get("/healthz").json()
+        assert health["rejections"] == {"overloaded": 1}
+        assert health["status"] == "ok"  # the disk is fine, only busy
+    assert landing.counts()["incoming"] == 0
