@@ -194,7 +194,7 @@ class TableShape:
                 pa.field(c.name, c.kind.arrow_type, nullable=c.name not in key)
                 for c in self.columns
             ]
-            + [pa.field("extra_fields", pa.string())]
+            + [pa.field("ingested_via", pa.string()), pa.field("extra_fields", pa.string())]
         )
 
     def extra_fields(self, row: Mapping[str, Any]) -> str | None:
@@ -209,7 +209,11 @@ class TableShape:
                     extra[".".join((*prefix, key))] = node[key]
         return to_json_text(extra) if extra else None
 
-    def to_arrow(self, rows: Iterable[Mapping[str, Any]], account_id: str) -> pa.Table:
+    def to_arrow(
+        self, rows: Iterable[Mapping[str, Any]], account_id: str, ingested_via: str = "api"
+    ) -> pa.Table:
+        """``ingested_via`` says which path last wrote the row: the scheduled API sync or a
+        webhook; both merge into the same tables, so a sale is never counted twice."""
         rows = list(rows)
         arrays = [pa.array([account_id] * len(rows), type=pa.string())]
         for column, getter in zip(self.columns, self._getters, strict=True):
@@ -220,6 +224,7 @@ class TableShape:
                     f"{self.name}.{column.name} ({'.'.join(column.path)}): values do not fit "
                     f"{column.kind.name}: {error}"
                 ) from error
+        arrays.append(pa.array([ingested_via] * len(rows), type=pa.string()))
         arrays.append(pa.array([self.extra_fields(row) for row in rows], type=pa.string()))
         if arrays[1].null_count:
             raise SchemaDriftError(

@@ -39,17 +39,6 @@ def _paginator() -> JSONResponseCursorPaginator:
     )
 
 
-def _with_event_context(ticket_class: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-    """Free ticket classes carry no cost object, so their currency is the event's."""
-    cost = ticket_class.get("cost")
-    currency = (cost or {}).get("currency") if isinstance(cost, dict) else None
-    return {
-        **ticket_class,
-        "event_id": ticket_class.get("event_id") or event["id"],
-        "currency": currency or event.get("currency"),
-    }
-
-
 @dlt.source(name="eventbrite", max_table_nesting=0)
 def eventbrite_source(
     account: AccountConfig,
@@ -137,7 +126,7 @@ def eventbrite_source(
                     continue
                 event_id = event["id"]
                 for class_page in pages(f"/events/{event_id}/ticket_classes/", "ticket_classes"):
-                    yield [_with_event_context(tc, event) for tc in class_page]
+                    yield [tables.with_event_context(tc, event) for tc in class_page]
 
         yield from batched_tables(class_pages(), tables.TICKET_CLASSES, org_id)
         state["last_synced_at"] = datetime.now(UTC).isoformat()

@@ -7,6 +7,8 @@ wall-clock start/end sit beside its IANA ``timezone``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ticketing_pipeline.sources.shaping import Kind, TableShape, col
 
 U, T, L, B, N, J = (
@@ -168,3 +170,14 @@ ATTENDEES = TableShape(
     ],
     handled_elsewhere=frozenset({"resource_uri", "team", "event", "order"}),
 )
+
+
+def with_event_context(ticket_class: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """Free ticket classes carry no cost object, so their currency is the event's."""
+    cost = ticket_class.get("cost")
+    currency = (cost or {}).get("currency") if isinstance(cost, dict) else None
+    return {
+        **ticket_class,
+        "event_id": ticket_class.get("event_id") or event["id"],
+        "currency": currency or event.get("currency"),
+    }

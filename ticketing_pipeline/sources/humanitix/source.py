@@ -108,12 +108,7 @@ def humanitix_source(
         primary_key=tables.EVENT_DATES.primary_key,
     )
     def event_dates(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
-        rows = [
-            {**date, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
-            for event in page
-            for date in event.get("dates") or []
-        ]
-        yield tables.EVENT_DATES.to_arrow(rows, account_id)
+        yield tables.EVENT_DATES.to_arrow(tables.event_date_rows(page), account_id)
 
     @dlt.transformer(
         data_from=event_pages,
@@ -122,12 +117,7 @@ def humanitix_source(
         primary_key=tables.TICKET_TYPES.primary_key,
     )
     def ticket_types(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
-        rows = [
-            {**ticket_type, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
-            for event in page
-            for ticket_type in event.get("ticketTypes") or []
-        ]
-        yield tables.TICKET_TYPES.to_arrow(rows, account_id)
+        yield tables.TICKET_TYPES.to_arrow(tables.ticket_type_rows(page), account_id)
 
     def changed_per_event(
         page: list[dict[str, Any]], entity: str, since: datetime | None

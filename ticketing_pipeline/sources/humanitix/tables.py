@@ -6,6 +6,9 @@ units in the record's ``currency``; times are UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from ticketing_pipeline.sources.shaping import Kind, TableShape, col
 
 M, T, B, N, J = Kind.MONEY, Kind.TIMESTAMP, Kind.BOOL, Kind.INT, Kind.JSON
@@ -184,3 +187,21 @@ TICKETS = TableShape(
 )
 
 TAGS = TableShape("tags", [col("tag_id", "_id"), col("name", "name")])
+
+
+def event_date_rows(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sessions (``dates[]``) of events, each with its event's id and change time."""
+    return [
+        {**date, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
+        for event in events
+        for date in event.get("dates") or []
+    ]
+
+
+def ticket_type_rows(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``ticketTypes[]`` of events, each with its event's id and change time."""
+    return [
+        {**ticket_type, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
+        for event in events
+        for ticket_type in event.get("ticketTypes") or []
+    ]
