@@ -175,7 +175,8 @@ def test_relay_records_out_of_order_keep_the_newest(server, tmp_path: Path, monk
     assert result.skipped_stale == 1
     [(name, via)] = rows(
         warehouse,
-        f"select first_name, ingested_via from raw_humanitix.orders where order_id = '{order['_id']}'",
+        "select first_name, ingested_via from raw_humanitix.orders "
+        f"where order_id = '{order['_id']}'",
     )
     assert (name, via) == ("Newer", "webhook")
     # Both deliveries are done: neither waits in incoming/.
