@@ -17,6 +17,8 @@ from ticketing_pipeline.config import ConfigError, MissingSecretError, ProjectCo
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 sandbox_app = typer.Typer(no_args_is_help=True, help="The local fake of both platforms' APIs.")
 app.add_typer(sandbox_app, name="sandbox")
+webhooks_app = typer.Typer(no_args_is_help=True, help="The webhook receiver.")
+app.add_typer(webhooks_app, name="webhooks")
 console = Console()
 
 ConfigOption = Annotated[
@@ -205,6 +207,24 @@ def sandbox_serve(
         f"Serving Humanitix at {base}/humanitix/v1 and Eventbrite at {base}/eventbrite/v3"
     )
     serve(dataset, host=host, port=port)
+
+
+@webhooks_app.command("serve")
+def webhooks_serve(
+    config_path: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8780,
+    workers: Annotated[int, typer.Option(help="Receiver processes")] = 1,
+) -> None:
+    """Receive platform webhooks and land them durably for the Dagster sensor."""
+    from ticketing_pipeline.webhooks.server import serve
+
+    config = _load(config_path)
+    try:
+        serve(config, host=host, port=port, workers=workers)
+    except ConfigError as error:
+        console.print(f"[red]Refusing to start:[/red] {error}")
+        raise typer.Exit(2) from error
 
 
 @app.command("dagster-home")
