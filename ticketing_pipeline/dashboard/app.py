@@ -1,0 +1,327 @@
+"""The sales dashboard (Streamlit UI only): login, filters, figures, charts and tables.
+
+Start it with ``ticketing_pipeline.dashboard.run.run_dashboard`` (``ticketing dashboard``).
+Every figure comes from ``queries.DashboardQueries`` built with the logged-in user's scope;
+this file never writes SQL and never decides what a user may see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from ticketing_pipeline.config import ConfigError, load_config
+from ticketing_pipeline.dashboard import charts
+from ticketing_pipeline.dashboard.auth import (
+    LOGIN_FAILED,
+    DashboardConfigError,
+    LoginSession,
+    LoginThrottle,
+    User,
+    UsersConfig,
+    load_users,
+    login,
+    user_from_config,
+)
+from ticketing_pipeline.dashboard.queries import (
+    ORDERS_EXPORT_LIMIT,
+    DashboardQueries,
+    Filters,
+    WarehouseBusyError,
+    account_key,
+    parse_account_keys,
+)
+from ticketing_pipeline.dashboard.scope import Scope
+from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
+
+SESSION_KEY = "login_session"
+# Results are cached per (scope, filters) for this long: re-renders (a tab, a search) are
+# instant, and figures are at most this stale. The scope is in the key, so a cached result is
+# never served to a user with another scope.
+CACHE_SECONDS = 60
+
+
+@st.cache_resource
+def _throttle() -> LoginThrottle:
+    return LoginThrottle()  # one per server process, shared by every browser session
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=2000)
+def _cached(warehouse: Warehouse, scope: Scope, name: str, *args: Any) -> Any:
+    return getattr(DashboardQueries(warehouse, scope), name)(*args)
+
+
+class Data:
+    """The page's data access: cached calls into the query layer for one scope."""
+
+    def __init__(self, warehouse: Warehouse, scope: Scope) -> None:
+        self.warehouse, self.scope = warehouse, scope
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return lambda *args: _cached(self.warehouse, self.scope, name, *args)
+
+
+def _current_user(users: UsersConfig) -> User | None:
+    """The logged-in user, re-read from the users file on every run: a removed user or a
+    revoked grant takes effect at once, an expired session ends."""
+    session: LoginSession | None = st.session_state.get(SESSION_KEY)
+    if session is None:
+        return None
+    config = users.users.get(session.user.username)
+    if not session.is_valid() or config is None:
+        del st.session_state[SESSION_KEY]
+        st.session_state["notice"] = "Your session has expired; please log in again."
+        return None
+    return user_from_config(session.user.username, config)
+
+
+def _login_form(users: UsersConfig) -> None:
+    st.title("Ticket sales")
+    if notice := st.session_state.pop("notice", None):
+        st.info(notice)
+    with st.form("login_form"):
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Log in")
+    if submitted:
+        session = login(users, _throttle(), username, password)
+        if session is None:
+            st.error(LOGIN_FAILED)
+        else:
+            st.session_state[SESSION_KEY] = session
+            st.rerun()
+
+
+def _money(value: Any) -> str:
+    return f"{float(value):,.2f}"
+
+
+def _sidebar_filters(user: User, data: Data) -> Filters:
+    sidebar = st.sidebar
+    sidebar.markdown(f"**{user.display_name}** · {user.role.value}")
+    if sidebar.button("Log out", key="logout"):
+        st.session_state.pop(SESSION_KEY, None)
+        st.rerun()
+    first, last = data.sales_date_range()
+    period: Any = ()
+    if first and last:
+        period = sidebar.date_input(
+            "Period", value=(first, last), min_value=first, max_value=last, key="period"
+        )
+    date_from, date_to = _period(period)
+
+    accounts = data.accounts(timedelta(hours=1))
+    platforms = sidebar.multiselect(
+        "Platform", sorted(accounts["platform"].unique()), key="platforms"
+    )
+    shown = accounts[accounts["platform"].isin(platforms)] if platforms else accounts
+    names = {account_key(r.platform, r.account_id): r.display_name for r in shown.itertuples()}
+    chosen_accounts = sidebar.multiselect(
+        "Account", list(names), format_func=lambda k: names.get(k, k), key="accounts"
+    )
+    narrowed = Filters(platforms=tuple(platforms), accounts=parse_account_keys(chosen_accounts))
+    events = data.events(narrowed)
+    event_names = {r.event_id: r.event_name or r.event_id for r in events.itertuples()}
+    chosen_events = sidebar.multiselect(
+        "Event", list(event_names), format_func=lambda e: event_names.get(e, e), key="events"
+    )
+    narrowed = Filters(
+        platforms=narrowed.platforms, accounts=narrowed.accounts, events=tuple(chosen_events)
+    )
+    sessions = data.session_choices(narrowed)
+    session_names = {r.session_id: r.session_name or r.session_id for r in sessions.itertuples()}
+    chosen_sessions = sidebar.multiselect(
+        "Session",
+        list(session_names),
+        format_func=lambda s: session_names.get(s, s),
+        key="sessions",
+    )
+    return Filters(
+        date_from=date_from,
+        date_to=date_to,
+        platforms=narrowed.platforms,
+        accounts=narrowed.accounts,
+        events=narrowed.events,
+        sessions=tuple(chosen_sessions),
+    )
+
+
+def _period(period: Any) -> tuple[date | None, date | None]:
+    # While a range is being picked the widget holds one date: treat it as a one-day period.
+    values = list(period) if isinstance(period, list | tuple) else [period] if period else []
+    if not values:
+        return None, None
+    return values[0], values[-1]
+
+
+def _headline(data: Data, filters: Filters) -> None:
+    figures = data.headline(filters)
+    if figures.empty:
+        st.info("No sales in this period for your selection.")
+        return
+    # One row of figures per currency: amounts of different currencies are never added.
+    for row in figures.itertuples():
+        st.markdown(f"##### {row.currency}")
+        columns = st.columns(6)
+        columns[0].metric("Tickets sold", f"{int(row.tickets_sold):,}")
+        columns[1].metric(f"Gross ({row.currency})", _money(row.gross))
+        columns[2].metric(f"Net ({row.currency})", _money(row.net))
+        columns[3].metric(f"Fees ({row.currency})", _money(row.fees))
+        columns[4].metric("Tickets refunded", f"{int(row.tickets_refunded):,}")
+        columns[5].metric(f"Refunded ({row.currency})", _money(row.refunded))
+
+
+def _sales_tab(data: Data, filters: Filters) -> None:
+    daily = data.daily(filters)
+    left, right = st.columns(2)
+    left.plotly_chart(charts.daily_sales_chart(daily), key="chart_daily")
+    right.plotly_chart(charts.tickets_per_day_chart(daily), key="chart_tickets")
+    left.plotly_chart(charts.pace_chart(data.pace(filters)), key="chart_pace")
+    right.plotly_chart(charts.refunds_chart(daily), key="chart_refunds")
+    mix, channels, promos = st.columns(3)
+    mix.plotly_chart(
+        charts.share_chart(data.ticket_types(filters), "ticket_type_name", "Ticket types"),
+        key="chart_mix",
+    )
+    channels.plotly_chart(
+        charts.share_chart(data.channels(filters), "sales_channel", "Sales channels"),
+        key="chart_channels",
+    )
+    promo_frame = data.promo_codes(filters)
+    promos.plotly_chart(
+        charts.share_chart(promo_frame, "promo_code", "Promo codes"), key="chart_promos"
+    )
+
+
+def _sessions_tab(data: Data, filters: Filters) -> None:
+    sessions = data.sessions(filters)
+    st.plotly_chart(charts.sell_through_chart(sessions), key="chart_sell_through")
+    columns = [
+        "event_name",
+        "session_name",
+        "status",
+        "starts_at",
+        "venue_name",
+        "city",
+        "capacity",
+        "tickets_sold",
+        "tickets_remaining",
+        "sell_through",
+        "is_sold_out",
+        "currency",
+        "gross_sales",
+        "net_sales",
+    ]
+    st.dataframe(
+        sessions[columns],
+        hide_index=True,
+        key="sessions_table",
+        column_config={
+            "sell_through": st.column_config.ProgressColumn(
+                "Sold / capacity", format="percent", min_value=0.0, max_value=1.0
+            ),
+            "is_sold_out": st.column_config.CheckboxColumn("Sold out"),
+        },
+    )
+
+
+def _orders_tab(data: Data, filters: Filters) -> None:
+    search = st.text_input("Search orders (order id, purchaser name or email)", key="order_search")
+    orders = data.orders(filters, search)
+    st.caption(f"{len(orders):,} order lines shown (newest first, at most 500).")
+    st.dataframe(orders, hide_index=True, key="orders_table")
+
+    def export() -> bytes:
+        full = data.orders(filters, search, ORDERS_EXPORT_LIMIT)
+        return full.to_csv(index=False).encode()
+
+    st.download_button(
+        "Download CSV",
+        data=export,
+        file_name="orders.csv",
+        mime="text/csv",
+        key="orders_csv",
+        on_click="ignore",
+    )
+
+
+def _highlight(row: pd.Series, bad: Callable[[pd.Series], bool]) -> list[str]:
+    style = "background-color: #f8d7da; color: #58151c" if bad(row) else ""
+    return [style] * len(row)
+
+
+def _reconciliation_tab(data: Data, filters: Filters) -> None:
+    frame = data.reconciliation(filters)
+    bad = frame[frame["status"] != "match"]
+    if len(bad):
+        st.error(f"{len(bad)} event(s) do not reconcile with the platform.")
+    else:
+        st.success("Every event matches the platform's own figures.")
+    styled = frame.style.apply(_highlight, axis=1, bad=lambda r: r["status"] != "match")
+    st.dataframe(styled, hide_index=True, key="reconciliation_table")
+
+
+def _accounts_tab(data: Data, users: UsersConfig) -> None:
+    stale_after = timedelta(hours=users.stale_after_hours)
+    frame = data.accounts(stale_after)
+    stale = frame[frame["is_stale"]]
+    if len(stale):
+        names = ", ".join(stale["display_name"].astype(str))
+        st.warning(f"Stale accounts (no successful sync in {users.stale_after_hours:g} h): {names}")
+    else:
+        st.success(f"Every enabled account synced in the last {users.stale_after_hours:g} h.")
+    styled = frame.style.apply(_highlight, axis=1, bad=lambda r: bool(r["is_stale"]))
+    st.dataframe(styled, hide_index=True, key="accounts_table")
+
+
+def _dashboard(user: User, users: UsersConfig, warehouse: Warehouse) -> None:
+    data = Data(warehouse, user.scope)
+    filters = _sidebar_filters(user, data)
+    st.title("Ticket sales")
+    if user.scope.sees_nothing:
+        st.warning("No accounts or events are granted to you yet; ask an admin.")
+    _headline(data, filters)
+    names = ["Sales", "Sessions", "Orders", "Reconciliation"]
+    if user.is_admin:
+        names.append("Accounts")
+    tabs = st.tabs(names)
+    with tabs[0]:
+        _sales_tab(data, filters)
+    with tabs[1]:
+        _sessions_tab(data, filters)
+    with tabs[2]:
+        _orders_tab(data, filters)
+    with tabs[3]:
+        _reconciliation_tab(data, filters)
+    if user.is_admin:
+        with tabs[4]:
+            _accounts_tab(data, users)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Ticket sales", layout="wide")
+    try:
+        users = load_users()
+        warehouse = resolve_warehouse(load_config())
+    except (DashboardConfigError, ConfigError) as error:
+        st.error(str(error))
+        return
+    user = _current_user(users)
+    if user is None:
+        _login_form(users)
+        return
+    try:
+        _dashboard(user, users, warehouse)
+    except WarehouseBusyError as error:
+        st.warning(str(error))
+    except sa.exc.DBAPIError as error:
+        # Most often: the marts are not built yet (run the pipeline / dbt first).
+        st.error(f"The warehouse could not be read: {type(error.orig).__name__}")
+
+
+main()
