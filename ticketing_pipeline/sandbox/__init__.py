@@ -11,10 +11,12 @@ from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.mutate import MutationSummary
 from ticketing_pipeline.sandbox.server import SandboxServer, build_app, serve
 from ticketing_pipeline.sandbox.truth import AccountTruth
+from ticketing_pipeline.sandbox.webhook_sender import DeliveryResult, SendReport, WebhookSender
 
 __all__ = [
     "AccountTruth",
     "ChangeNotice",
+    "DeliveryResult",
     "FaultInjector",
     "FaultRule",
     "MutationSummary",
@@ -23,6 +25,8 @@ __all__ = [
     "SandboxDataset",
     "SandboxServer",
     "SandboxSpec",
+    "SendReport",
+    "WebhookSender",
     "build_app",
     "generate",
     "load_or_generate",

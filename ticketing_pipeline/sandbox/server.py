@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import uvicorn
@@ -27,6 +28,7 @@ from ticketing_pipeline.sandbox.errors import EVENTBRITE, HUMANITIX, platform_er
 from ticketing_pipeline.sandbox.faults import FaultInjector
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.stats import RequestStats
+from ticketing_pipeline.sandbox.webhook_sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,9 @@ def build_app(
     app.state.dataset = dataset
     app.state.faults = faults
     app.state.stats = stats
+    app.state.webhook_sender = (
+        None  # set by SandboxServer.webhook_sender or POST /_sandbox/webhooks
+    )
     app.add_middleware(
         _PlatformMiddleware,
         faults=faults,
@@ -209,6 +214,28 @@ class SandboxServer:
     def eventbrite_base_url(self) -> str:
         return self.url + eventbrite_api.PREFIX
 
+    def webhook_sender(
+        self,
+        receiver_url: str,
+        eventbrite_tokens: Mapping[str, str] | None = None,
+        relay_secrets: Mapping[tuple[str, str], str] | None = None,
+        **options: Any,
+    ) -> WebhookSender:
+        """A ``WebhookSender`` for this server's data set whose ``api_url`` points at this server.
+
+        It also becomes the sender of ``POST /_sandbox/webhooks/send`` (replacing any before).
+        Options are ``WebhookSender``'s keyword arguments (``seed``, ``duplicate_rate``, ...).
+        """
+        options.setdefault("eventbrite_api_base", self.eventbrite_base_url)
+        sender = WebhookSender(
+            self.dataset, receiver_url, eventbrite_tokens, relay_secrets, **options
+        )
+        old = self.app.state.webhook_sender
+        if old is not None:
+            old.close()
+        self.app.state.webhook_sender = sender
+        return sender
+
     def start(self) -> SandboxServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -230,6 +257,10 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        sender = self.app.state.webhook_sender
+        if sender is not None:
+            sender.close()
+            self.app.state.webhook_sender = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
