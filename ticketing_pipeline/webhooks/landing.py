@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -345,6 +346,25 @@ class LandingArea:
         _fsync_dir(self.incoming)
         _fsync_dir(self.failed)
         return target
+
+    def prune_processed(self, older_than_seconds: float) -> int:
+        """Delete processed files received more than ``older_than_seconds`` ago; return how many.
+
+        ``processed/`` is what recognises a redelivery, so keep files longer than any sender
+        retries (Eventbrite's retry window is unknown: days, not weeks). A redelivery that comes
+        after pruning is landed and loaded again, which the idempotent merge absorbs.
+        """
+        cutoff = time.time_ns() - int(older_than_seconds * 1e9)
+        removed = 0
+        for file in self.list_folder(PROCESSED):
+            if file.received_ns >= cutoff:
+                break  # sorted by receipt: the rest are younger
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(file.path)
+                removed += 1
+        if removed:
+            _fsync_dir(self.processed)
+        return removed
 
     def _path(self, path: Path | str | LandedFile) -> Path:
         resolved = path.path if isinstance(path, LandedFile) else Path(path)

@@ -145,3 +145,16 @@ def test_both_write_paths_store_once_and_leave_no_temp(
     assert [p.name for p in area.incoming.iterdir()] == [
         delivery_file_name("humanitix", "acct", "p")
     ]
+
+
+def test_prune_processed_keeps_recent_files(area: LandingArea) -> None:
+    now = time.time_ns()
+    old = pending(INCOMING, "old", now - 40 * 86400 * 10**9)
+    recent = pending(INCOMING, "recent", now - 3600 * 10**9)
+    area.store_batch([old, recent])
+    area.mark_processed(area.list_incoming())
+    assert area.prune_processed(older_than_seconds=30 * 86400) == 1
+    assert [area.read(f).delivery_id for f in area.list_folder("processed")] == ["recent"]
+    # After pruning, a redelivery of the old one is landed again (and merged idempotently).
+    assert area.store(pending(INCOMING, "old")) is StoreOutcome.STORED
+    assert area.store(pending(INCOMING, "recent")) is StoreOutcome.DUPLICATE
