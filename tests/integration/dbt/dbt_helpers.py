@@ -73,6 +73,7 @@ def run_dbt(
     args: list[str],
     target_path: Path,
     project_dir: Path = DBT_PROJECT_DIR,
+    extra_vars: dict[str, Any] | None = None,
 ) -> DbtRun:
     """Run the dbt CLI against the config's warehouse, as Dagster does (same profile, vars).
 
@@ -85,7 +86,7 @@ def run_dbt(
         "--no-use-colors",
         *args,
         "--vars",
-        orjson.dumps(dbt_vars(config)).decode(),
+        orjson.dumps({**dbt_vars(config), **(extra_vars or {})}).decode(),
         "--project-dir",
         str(project_dir),
         "--profiles-dir",

@@ -4,11 +4,13 @@ equal the sandbox's truth to the cent."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from tests.integration.dbt.conftest import BuiltWarehouse
-from tests.integration.dbt.dbt_helpers import marts_by_account, query
+from tests.integration.dbt.dbt_helpers import copy_project, marts_by_account, query, run_dbt
+from tests.integration.dbt.test_contracts import SELECT, break_model
 from ticketing_pipeline.sandbox.server import SandboxServer
 
 WAREHOUSES = [
@@ -120,3 +122,17 @@ def test_daily_sales_add_up_to_ticket_sales(built: BuiltWarehouse) -> None:
     )
     assert len(daily) >= 3  # several currencies, each its own rows
     assert daily == sales
+
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("dbt_postgres")
+def test_broken_contract_fails_on_postgres_too(
+    postgres_built: BuiltWarehouse, tmp_path: Path
+) -> None:
+    project = copy_project(tmp_path / "project")
+    break_model(
+        project, "cast(capacity as bigint) as capacity", "cast(capacity as text) as capacity"
+    )
+    run = run_dbt(postgres_built.config, SELECT, tmp_path / "target", project_dir=project)
+    assert not run.ok, run.output[-3000:]
+    assert "contract" in run.output.lower() and "capacity" in run.output
