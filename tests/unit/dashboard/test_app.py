@@ -1,0 +1,153 @@
+"""The Streamlit app through ``AppTest``: login, the promoter/admin difference, filters,
+session expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.unit.dashboard.expected import expected_headline, sales_lines
+from tests.unit.dashboard.fixtures import PASSWORDS, DashboardWorld
+from ticketing_pipeline.config import CONFIG_ENV
+from ticketing_pipeline.dashboard.app import SESSION_KEY
+from ticketing_pipeline.dashboard.auth import LOGIN_FAILED, USERS_ENV, LoginSession
+from ticketing_pipeline.dashboard.queries import account_key
+from ticketing_pipeline.dashboard.run import APP_PATH
+
+pytestmark = pytest.mark.xdist_group("dashboard")
+
+
+@pytest.fixture
+def app(world: DashboardWorld, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv(CONFIG_ENV, str(world.config_path))
+    monkeypatch.setenv(USERS_ENV, str(world.users_path))
+    at = AppTest.from_file(str(APP_PATH), default_timeout=60)
+    at.run()
+    return at
+
+
+def _login(at: AppTest, username: str, password: str | None = None) -> AppTest:
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password or PASSWORDS[username])
+    at.button[0].click()
+    return at.run()
+
+
+def _labels(at: AppTest) -> list[str]:
+    return [metric.label for metric in at.metric]
+
+
+def _metric(at: AppTest, label: str) -> Decimal:
+    (value,) = [m.value for m in at.metric if m.label == label]
+    return Decimal(value.replace(",", ""))
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table of the page with ``column`` (AppTest does not expose table keys)."""
+    for element in at.dataframe:
+        if column in element.value.columns:
+            return element.value
+    raise AssertionError(f"no table with a {column} column")
+
+
+def test_failed_logins_say_the_same_and_show_nothing(app: AppTest) -> None:
+    assert not app.exception
+    _login(app, "sydney", "wrong password")
+    assert [e.value for e in app.error] == [LOGIN_FAILED]
+    _login(app, "no-such-user", PASSWORDS["sydney"])
+    assert [e.value for e in app.error] == [LOGIN_FAILED]
+    assert not app.metric and not app.tabs
+
+
+def test_promoter_sees_only_their_account(app: AppTest, world: DashboardWorld) -> None:
+    _login(app, "sydney")
+    assert not app.exception, app.exception
+    labels = _labels(app)
+    assert "Gross (AUD)" in labels
+    assert not [label for label in labels if "(" in label and "AUD" not in label]
+    # Filter choices are scoped too: only their own account is offered.
+    assert len(app.sidebar.multiselect(key="accounts").options) == 1
+    assert [tab.label for tab in app.tabs] == ["Sales", "Sessions", "Orders", "Reconciliation"]
+    orders = _table(app, "purchaser_email")
+    assert len(orders) > 0
+    assert set(zip(orders["platform"], orders["account_id"], strict=True)) == {
+        world.accounts.sydney
+    }
+    assert orders["purchaser_email"].str.contains(r"^.\*\*\*@", regex=True).all()
+
+
+def test_admin_sees_every_currency_and_the_accounts_tab(
+    app: AppTest, world: DashboardWorld
+) -> None:
+    _login(app, "admin")
+    assert not app.exception, app.exception
+    currencies = {label[-4:-1] for label in _labels(app) if label.startswith("Gross (")}
+    assert currencies == {"AUD", "GBP", "NZD", "USD"}
+    assert [tab.label for tab in app.tabs][-1] == "Accounts"
+    accounts = _table(app, "last_successful_sync_at")
+    assert len(accounts) == len(world.accounts.all)
+    assert len(app.sidebar.multiselect(key="accounts").options) == len(world.accounts.all)
+    assert any("Every enabled account synced" in s.value for s in app.success)
+    orders = _table(app, "purchaser_email")
+    assert not orders["purchaser_email"].str.contains(r"\*\*\*", regex=True).any()
+
+
+def test_filters_narrow_the_figures(app: AppTest, world: DashboardWorld) -> None:
+    lines = sales_lines(world.warehouse)
+    _login(app, "admin")
+    app.sidebar.multiselect(key="accounts").select(account_key(*world.accounts.newyork)).run()
+    assert not app.exception, app.exception
+    expected = expected_headline(lines, accounts={world.accounts.newyork})
+    assert [label for label in _labels(app) if label.startswith("Gross")] == ["Gross (USD)"]
+    assert _metric(app, "Gross (USD)") == expected["USD"]["gross"].quantize(Decimal("0.01"))
+
+    days = sorted(
+        {ln.local_date for ln in lines if (ln.platform, ln.account_id) == world.accounts.newyork}
+    )
+    start, end = days[len(days) // 2], days[-1]
+    app.sidebar.date_input(key="period").set_value((start, end)).run()
+    period = expected_headline(
+        lines, accounts={world.accounts.newyork}, date_from=start, date_to=end
+    )
+    assert _metric(app, "Tickets sold") == period["USD"]["tickets_sold"]
+    assert period["USD"]["tickets_sold"] < expected["USD"]["tickets_sold"]
+
+    app.sidebar.multiselect(key="events").select(world.accounts.newyork_event).run()
+    event_only = expected_headline(
+        lines,
+        accounts={world.accounts.newyork},
+        events={world.accounts.newyork_event},
+        date_from=start,
+        date_to=end,
+    )
+    assert _metric(app, "Tickets sold") == event_only["USD"]["tickets_sold"]
+
+
+def test_expired_session_asks_to_log_in_again(app: AppTest) -> None:
+    _login(app, "sydney")
+    assert app.metric
+    session: LoginSession = app.session_state[SESSION_KEY]
+    expired = LoginSession(session.user, datetime.now(UTC) - timedelta(seconds=1))
+    app.session_state[SESSION_KEY] = expired
+    app.run()
+    assert not app.metric
+    assert any("expired" in info.value for info in app.info)
+    assert app.text_input(key="login_username") is not None
+
+
+def test_logout(app: AppTest) -> None:
+    _login(app, "sydney")
+    assert app.metric
+    app.sidebar.button(key="logout").click().run()
+    assert not app.metric and SESSION_KEY not in app.session_state
+
+
+def test_user_without_grants_is_told(app: AppTest) -> None:
+    _login(app, "nobody")
+    assert not app.exception, app.exception
+    assert any("No accounts or events are granted" in w.value for w in app.warning)
+    assert not app.metric
