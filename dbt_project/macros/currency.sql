@@ -21,18 +21,25 @@
     end)
 {%- endmacro %}
 
+{# The size of one minor unit in major units, as an exact decimal: 1, 0.01 or 0.001. #}
+{% macro minor_unit_size(currency) -%}
+    (case
+        when upper({{ currency }}) in {{ zero_decimal_currencies() }} then 1.000
+        when upper({{ currency }}) in {{ three_decimal_currencies() }} then 0.001
+        else 0.010
+    end)
+{%- endmacro %}
+
 {#
   Integer minor units -> exact major units. Multiplies by an exact decimal factor instead of
   dividing: DuckDB turns decimal division into DOUBLE, which is never acceptable for money.
+  `unit_size` may name a column already holding minor_unit_size(currency) (computed once per
+  row when a row has many amounts).
 #}
-{% macro minor_to_major(amount, currency) -%}
+{% macro minor_to_major(amount, currency, unit_size=none) -%}
     cast(
         cast({{ amount }} as numeric(20, 0))
-        * (case
-            when upper({{ currency }}) in {{ zero_decimal_currencies() }} then 1.000
-            when upper({{ currency }}) in {{ three_decimal_currencies() }} then 0.001
-            else 0.010
-        end)
+        * {{ unit_size if unit_size else minor_unit_size(currency) }}
         as {{ money_type() }}
     )
 {%- endmacro %}

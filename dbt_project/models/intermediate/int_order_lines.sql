@@ -27,6 +27,28 @@ hx_tickets as (
 
 ),
 
+hx_ticket_lines as (
+
+    -- Tickets summed per order line first (exact decimals), converted to minor units once.
+    select
+        account_id,
+        order_id,
+        ticket_type_id,
+        max(ticket_type_name) as ticket_type_name,
+        count(*) as quantity,
+        sum(case when is_cancelled then 1 else 0 end) as quantity_refunded,
+        sum(total) as total,
+        sum(discount) as discount,
+        -- fees and tax of the admissions still valid (Humanitix returns them on refund)
+        sum(case when is_cancelled then 0 else fee end) as fee,
+        sum(case when is_cancelled then 0 else taxes end) as taxes,
+        sum(case when is_cancelled then total else 0 end) as refunded,
+        max(updated_at) as updated_at
+    from hx_tickets
+    group by account_id, order_id, ticket_type_id
+
+),
+
 hx_order_lines as (
 
     select
@@ -35,45 +57,37 @@ hx_order_lines as (
         orders.event_id,
         orders.event_date_id as session_id,
         orders.order_id,
-        tickets.ticket_type_id,
-        max(tickets.ticket_type_name) as ticket_type_name,
-        max(orders.order_state) as order_state,
-        max(orders.financial_status) as financial_status,
-        count(*) as quantity,
-        sum(case when tickets.is_cancelled then 1 else 0 end) as quantity_refunded,
-        max(orders.currency) as currency,
+        lines.ticket_type_id,
+        lines.ticket_type_name,
+        orders.order_state,
+        orders.financial_status,
+        lines.quantity,
+        lines.quantity_refunded,
+        orders.currency,
         -- what the buyer paid: net price (after discount, tax included) + passed-on fee
-        sum({{ major_to_minor('tickets.total', 'orders.currency') }}) as gross_minor,
-        sum({{ major_to_minor('tickets.discount', 'orders.currency') }}) as discount_minor,
-        -- fees and tax of the admissions still valid (Humanitix returns them on refund)
-        sum(case when tickets.is_cancelled then 0
-            else {{ major_to_minor('tickets.fee', 'orders.currency') }} end) as platform_fee_minor,
+        {{ major_to_minor('lines.total', 'orders.currency') }} as gross_minor,
+        {{ major_to_minor('lines.discount', 'orders.currency') }} as discount_minor,
+        {{ major_to_minor('lines.fee', 'orders.currency') }} as platform_fee_minor,
         cast(0 as bigint) as payment_fee_minor,
-        sum(case when tickets.is_cancelled then 0
-            else {{ major_to_minor('tickets.taxes', 'orders.currency') }} end) as tax_minor,
-        sum(case when tickets.is_cancelled
-            then {{ major_to_minor('tickets.total', 'orders.currency') }} else 0 end)
-            as refunded_minor,
+        {{ major_to_minor('lines.taxes', 'orders.currency') }} as tax_minor,
+        {{ major_to_minor('lines.refunded', 'orders.currency') }} as refunded_minor,
         -- The order's own figures: gross sales, discounts and refunds as Humanitix reports them.
-        max({{ major_to_minor('coalesce(orders.gross_sales, 0)', 'orders.currency') }})
+        {{ major_to_minor('coalesce(orders.gross_sales, 0)', 'orders.currency') }}
             as order_gross_minor,
-        max({{ major_to_minor('coalesce(orders.discounts, 0)', 'orders.currency') }})
+        {{ major_to_minor('coalesce(orders.discounts, 0)', 'orders.currency') }}
             as order_discount_minor,
-        max({{ major_to_minor('coalesce(orders.refunds, 0)', 'orders.currency') }})
+        {{ major_to_minor('coalesce(orders.refunds, 0)', 'orders.currency') }}
             as order_refunded_minor,
-        max(orders.ordered_at) as ordered_at,
-        greatest(max(orders.updated_at), max(tickets.updated_at)) as updated_at,
-        max(orders.purchaser_name) as purchaser_name,
-        max(orders.purchaser_email) as purchaser_email,
-        max(orders.sales_channel) as sales_channel,
-        max(orders.promo_code) as promo_code
-    from hx_tickets as tickets
+        orders.ordered_at,
+        greatest(orders.updated_at, lines.updated_at) as updated_at,
+        orders.purchaser_name,
+        orders.purchaser_email,
+        orders.sales_channel,
+        orders.promo_code
+    from hx_ticket_lines as lines
     inner join hx_orders as orders
-        on tickets.account_id = orders.account_id
-        and tickets.order_id = orders.order_id
-    group by
-        orders.account_id, orders.event_id, orders.event_date_id, orders.order_id,
-        tickets.ticket_type_id
+        on lines.account_id = orders.account_id
+        and lines.order_id = orders.order_id
 
 ),
 
@@ -91,6 +105,29 @@ eb_attendees as (
 
 ),
 
+eb_attendee_lines as (
+
+    select
+        account_id,
+        order_id,
+        ticket_class_id,
+        max(ticket_class_name) as ticket_class_name,
+        sum(quantity) as quantity,
+        sum(case when is_voided then quantity else 0 end) as quantity_refunded,
+        sum(case when is_refunded then 1 else 0 end) as refunded_attendees,
+        -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
+        sum(gross_minor) as gross_minor,
+        -- fees and tax of admissions whose money was not returned
+        sum(case when is_refunded then 0 else eventbrite_fee_minor end) as platform_fee_minor,
+        sum(case when is_refunded then 0 else payment_fee_minor end) as payment_fee_minor,
+        sum(case when is_refunded then 0 else tax_minor end) as tax_minor,
+        sum(case when is_refunded then gross_minor else 0 end) as refunded_minor,
+        max(updated_at) as updated_at
+    from eb_attendees
+    group by account_id, order_id, ticket_class_id
+
+),
+
 eb_order_lines as (
 
     select
@@ -99,44 +136,35 @@ eb_order_lines as (
         orders.event_id,
         orders.event_id as session_id,
         orders.order_id,
-        attendees.ticket_class_id as ticket_type_id,
-        max(attendees.ticket_class_name) as ticket_type_name,
-        max(orders.order_state) as order_state,
-        -- Eventbrite has no financial status: "refunded" when any attendee had money back.
-        case when sum(case when attendees.is_refunded then 1 else 0 end) > 0
-            then 'refunded' end as financial_status,
-        sum(attendees.quantity) as quantity,
-        sum(case when attendees.is_voided then attendees.quantity else 0 end)
-            as quantity_refunded,
-        max(orders.currency) as currency,
-        -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
-        sum(attendees.gross_minor) as gross_minor,
+        lines.ticket_class_id as ticket_type_id,
+        lines.ticket_class_name as ticket_type_name,
+        orders.order_state,
+        -- Eventbrite has no financial status: "refunded" when attendees had money back.
+        case when lines.refunded_attendees > 0 then 'refunded' end as financial_status,
+        lines.quantity,
+        lines.quantity_refunded,
+        orders.currency,
+        lines.gross_minor,
         -- Eventbrite reports discounts per order only: allocated below.
         cast(0 as bigint) as discount_minor,
-        -- fees and tax of admissions whose money was not returned
-        sum(case when attendees.is_refunded then 0 else attendees.eventbrite_fee_minor end)
-            as platform_fee_minor,
-        sum(case when attendees.is_refunded then 0 else attendees.payment_fee_minor end)
-            as payment_fee_minor,
-        sum(case when attendees.is_refunded then 0 else attendees.tax_minor end) as tax_minor,
-        sum(case when attendees.is_refunded then attendees.gross_minor else 0 end)
-            as refunded_minor,
-        max(orders.gross_minor) as order_gross_minor,
-        max(orders.discount_minor) as order_discount_minor,
+        lines.platform_fee_minor,
+        lines.payment_fee_minor,
+        lines.tax_minor,
+        lines.refunded_minor,
+        orders.gross_minor as order_gross_minor,
+        orders.discount_minor as order_discount_minor,
         -- No order-level refund figure: the attendees' refunds are the order's.
         cast(null as bigint) as order_refunded_minor,
-        max(orders.ordered_at) as ordered_at,
-        greatest(max(orders.updated_at), max(attendees.updated_at)) as updated_at,
-        max(orders.purchaser_name) as purchaser_name,
-        max(orders.purchaser_email) as purchaser_email,
+        orders.ordered_at,
+        greatest(orders.updated_at, lines.updated_at) as updated_at,
+        orders.purchaser_name,
+        orders.purchaser_email,
         'online' as sales_channel,
-        max(orders.promo_code) as promo_code
-    from eb_attendees as attendees
+        orders.promo_code
+    from eb_attendee_lines as lines
     inner join eb_orders as orders
-        on attendees.account_id = orders.account_id
-        and attendees.order_id = orders.order_id
-    group by
-        orders.account_id, orders.event_id, orders.order_id, attendees.ticket_class_id
+        on lines.account_id = orders.account_id
+        and lines.order_id = orders.order_id
 
 ),
 
@@ -323,24 +351,27 @@ final as (
         ----------  numerics
         lines.quantity,
         lines.quantity_refunded,
-        {{ minor_to_major('lines.line_gross_minor', 'lines.currency') }} as gross_amount,
-        {{ minor_to_major('lines.line_discount_minor', 'lines.currency') }} as discount_amount,
-        {{ minor_to_major('lines.platform_fee_minor', 'lines.currency') }} as platform_fee_amount,
-        {{ minor_to_major('lines.payment_fee_minor', 'lines.currency') }} as payment_fee_amount,
-        {{ minor_to_major('lines.tax_minor', 'lines.currency') }} as tax_amount,
+        {{ minor_to_major('lines.line_gross_minor', 'lines.currency', 'lines.unit_size') }} as gross_amount,
+        {{ minor_to_major('lines.line_discount_minor', 'lines.currency', 'lines.unit_size') }} as discount_amount,
+        {{ minor_to_major('lines.platform_fee_minor', 'lines.currency', 'lines.unit_size') }} as platform_fee_amount,
+        {{ minor_to_major('lines.payment_fee_minor', 'lines.currency', 'lines.unit_size') }} as payment_fee_amount,
+        {{ minor_to_major('lines.tax_minor', 'lines.currency', 'lines.unit_size') }} as tax_amount,
         {{ minor_to_major(
             'lines.line_gross_minor - lines.line_refunded_minor'
             ~ ' - lines.platform_fee_minor - lines.payment_fee_minor',
-            'lines.currency'
+            'lines.currency',
+            'lines.unit_size'
         ) }} as net_amount,
-        {{ minor_to_major('lines.line_refunded_minor', 'lines.currency') }} as refunded_amount,
+        {{ minor_to_major('lines.line_refunded_minor', 'lines.currency', 'lines.unit_size') }} as refunded_amount,
 
         ----------  timestamps
         lines.ordered_at,
         lines.updated_at,
         coalesce(sync_watermarks.last_loaded_at, current_timestamp) as loaded_at
 
-    from all_lines as lines
+    from (
+        select *, {{ minor_unit_size('currency') }} as unit_size from all_lines
+    ) as lines
     left join sessions
         on lines.platform = sessions.platform
         and lines.account_id = sessions.account_id
