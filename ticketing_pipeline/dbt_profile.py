@@ -93,17 +93,21 @@ def dbt_subprocess_env(
 
 
 @contextmanager
-def dbt_profile_environment(warehouse: Warehouse) -> Iterator[None]:
-    """Set the profile variables in this process for the duration of the block.
+def dbt_profile_environment(
+    warehouse: Warehouse, extra: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """Set the profile variables (and ``extra`` ones) in this process for the block.
 
     dagster-dbt's ``DbtCliResource`` starts dbt with a copy of ``os.environ``, so the dbt assets
     wrap their invocation in this; previous values are restored afterwards.
     """
-    saved = {name: os.environ.get(name) for name in PROFILE_ENV_VARS}
+    names = (*PROFILE_ENV_VARS, *(extra or {}))
+    saved = {name: os.environ.get(name) for name in names}
     try:
-        for name in PROFILE_ENV_VARS:
+        for name in names:
             os.environ.pop(name, None)
         os.environ.update(dbt_profile_env(warehouse))
+        os.environ.update(extra or {})
         yield
     finally:
         for name, value in saved.items():

@@ -39,7 +39,7 @@ from ticketing_pipeline.dbt_profile import (
     dbt_target,
 )
 from ticketing_pipeline.defs.transform_checks import build_mart_checks
-from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
+from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse, WarehouseKind
 
 log = logging.getLogger(__name__)
 
@@ -109,24 +109,36 @@ def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
 
 
 @cache
-def dbt_project(target: str = "duckdb") -> DbtProject:
-    """The project handle; ``prepare_if_dev`` re-parses only under ``dagster dev``."""
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=target)
-    project.prepare_if_dev()
+def dbt_project(warehouse: Warehouse) -> DbtProject:
+    """The project handle; ``prepare_if_dev`` re-parses only under ``dagster dev``.
+
+    Parsing happens with the warehouse's profile, the one dbt runs with later, so that runs
+    can reuse the parse (dbt re-parses everything when the profile differs).
+    """
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(warehouse)
+    )
+    with dbt_profile_environment(warehouse):
+        project.prepare_if_dev()
     return project
 
 
-def prepare_dbt_manifest(target: str = "duckdb") -> Path:
+def prepare_dbt_manifest(warehouse: Warehouse | None = None) -> Path:
     """Parse the dbt project into ``target/manifest.json`` (build/CI/dev time, not at load).
 
-    The profile is only rendered, never connected to, so no warehouse is needed.
+    The profile is only rendered, never connected to, so no warehouse needs to be running;
+    passing the production warehouse lets dbt runs reuse this parse.
     """
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=target)
-    project.preparer.prepare(project)
+    warehouse = warehouse or Warehouse(WarehouseKind.DUCKDB, duckdb_path=Path("warehouse.duckdb"))
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(warehouse)
+    )
+    with dbt_profile_environment(warehouse):
+        project.preparer.prepare(project)
     return project.manifest_path
 
 
-def _manifest_ready(project: DbtProject) -> DbtProject:
+def _manifest_ready(project: DbtProject, warehouse: Warehouse) -> DbtProject:
     if not project.manifest_path.exists():
         # A fresh checkout that skipped the build step: parse once rather than refuse to load.
         log.warning(
@@ -134,7 +146,8 @@ def _manifest_ready(project: DbtProject) -> DbtProject:
             "ticketing_pipeline.defs.transform.prepare_dbt_manifest() at build time instead)",
             project.manifest_path,
         )
-        project.preparer.prepare(project)
+        with dbt_profile_environment(warehouse):
+            project.preparer.prepare(project)
     return project
 
 
@@ -144,25 +157,43 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
+ACCOUNTS_ENV = "TICKETING_DBT_ACCOUNTS"
+
+
+def dbt_accounts(config: ProjectConfig) -> list[dict[str, Any]]:
+    """The configured accounts as ticket_platforms lists them: never their secrets."""
+    return [
+        {
+            "platform": account.platform.value,
+            "account_id": account.account_id,
+            "display_name": account.display_name,
+            "enabled": account.enabled,
+        }
+        for account in config.accounts
+    ]
+
+
 def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
-    """``--vars`` for every dbt invocation: the configured accounts, never their secrets."""
-    return {
-        "ticketing_accounts": [
-            {
-                "platform": account.platform.value,
-                "account_id": account.account_id,
-                "display_name": account.display_name,
-                "enabled": account.enabled,
-            }
-            for account in config.accounts
-        ]
-    }
+    """The same accounts as ``--vars`` (read when TICKETING_DBT_ACCOUNTS is not set).
+
+    Prefer :func:`dbt_env`: changing ``--vars`` makes dbt re-parse the whole project.
+    """
+    return {"ticketing_accounts": dbt_accounts(config)}
+
+
+def dbt_env(config: ProjectConfig) -> dict[str, str]:
+    """Environment (besides the profile's) for every dbt invocation.
+
+    The accounts travel as an environment variable, not ``--vars``: dbt re-parses the whole
+    project whenever ``--vars`` change, but only the model reading an env var when it changes.
+    """
+    return {ACCOUNTS_ENV: json.dumps(dbt_accounts(config), sort_keys=True)}
 
 
 def build_dbt_assets(
     config: ProjectConfig, warehouse: Warehouse, project: DbtProject
 ) -> dg.AssetsDefinition:
-    variables = json.dumps(dbt_vars(config))
+    environment = dbt_env(config)
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -174,15 +205,15 @@ def build_dbt_assets(
     def ticketing_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         # DbtCliResource starts dbt with a copy of os.environ: the profile variables (derived
         # from the warehouse URL, password included) must be set around the invocation.
-        with dbt_profile_environment(warehouse):
-            yield from dbt.cli(["build", "--vars", variables], context=context).stream()
+        with dbt_profile_environment(warehouse, extra=environment):
+            yield from dbt.cli(["build"], context=context).stream()
 
     return ticketing_dbt
 
 
 def build_transform_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
     """dbt assets and checks, mart checks, the daily full build and the automation sensor."""
-    project = _manifest_ready(dbt_project(dbt_target(warehouse)))
+    project = _manifest_ready(dbt_project(warehouse), warehouse)
     assets = build_dbt_assets(config, warehouse, project)
     checks = build_mart_checks(warehouse, pool=WAREHOUSE_WRITER_POOL)
     full_build_job = dg.define_asset_job(

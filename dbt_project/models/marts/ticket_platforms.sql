@@ -1,10 +1,12 @@
 {#
   Configured accounts with their sync health, for the dashboard and the data team. No secrets:
-  only what identifies an account. Configured accounts come from the `ticketing_accounts` var
-  (Dagster passes the project's accounts); accounts seen in the sync log but no longer
-  configured are listed too, with is_configured = false.
+  only what identifies an account. Configured accounts come from the TICKETING_DBT_ACCOUNTS
+  environment variable (JSON; Dagster sets it from the project's accounts); accounts seen in
+  the sync log but no longer configured are listed too, with is_configured = false.
+  The `ticketing_accounts` var is the fallback when the variable is not set.
 #}
-{%- set accounts = var('ticketing_accounts', []) -%}
+{%- set accounts = fromjson(env_var('TICKETING_DBT_ACCOUNTS', '[]'))
+    or var('ticketing_accounts', []) -%}
 with
 
 configured as (

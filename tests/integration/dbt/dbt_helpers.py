@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
-from ticketing_pipeline.defs.transform import dbt_executable, dbt_vars
+from ticketing_pipeline.defs.transform import dbt_env, dbt_executable
 from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.ingest import sync_accounts
 from ticketing_pipeline.money import minor_to_decimal
@@ -75,7 +75,7 @@ def run_dbt(
     project_dir: Path = DBT_PROJECT_DIR,
     extra_vars: dict[str, Any] | None = None,
 ) -> DbtRun:
-    """Run the dbt CLI against the config's warehouse, as Dagster does (same profile, vars).
+    """Run the dbt CLI against the config's warehouse, as Dagster does (same profile, env).
 
     Each test module passes its own target path: parallel test workers never share dbt's
     artifacts, and consecutive runs of one module still parse partially.
@@ -85,8 +85,7 @@ def run_dbt(
         dbt_executable(),
         "--no-use-colors",
         *args,
-        "--vars",
-        orjson.dumps({**dbt_vars(config), **(extra_vars or {})}).decode(),
+        *(["--vars", orjson.dumps(extra_vars).decode()] if extra_vars else []),
         "--project-dir",
         str(project_dir),
         "--profiles-dir",
@@ -99,7 +98,7 @@ def run_dbt(
     completed = subprocess.run(
         command,
         cwd=project_dir,
-        env=dbt_subprocess_env(warehouse, threads=4),
+        env={**dbt_subprocess_env(warehouse, threads=4), **dbt_env(config)},
         capture_output=True,
         text=True,
         timeout=900,
