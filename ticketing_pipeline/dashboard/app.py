@@ -8,6 +8,7 @@ this file never writes SQL and never decides what a user may see.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from ticketing_pipeline.dashboard.auth import (
 )
 from ticketing_pipeline.dashboard.queries import (
     ORDERS_EXPORT_LIMIT,
+    ORDERS_PAGE_LIMIT,
     DashboardQueries,
     Filters,
     WarehouseBusyError,
@@ -40,6 +42,7 @@ from ticketing_pipeline.dashboard.scope import Scope
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 SESSION_KEY = "login_session"
+SEARCH_KEY = "order_search"
 # Results are cached per (scope, filters) for this long: re-renders (a tab, a search) are
 # instant, and figures are at most this stale. The scope is in the key, so a cached result is
 # never served to a user with another scope.
@@ -52,18 +55,24 @@ def _throttle() -> LoginThrottle:
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=2000)
-def _cached(warehouse: Warehouse, scope: Scope, name: str, *args: Any) -> Any:
-    return getattr(DashboardQueries(warehouse, scope), name)(*args)
+def _cached(
+    warehouse: Warehouse, scope: Scope, name: str, *args: Any, _queries: DashboardQueries
+) -> Any:
+    # The key is (warehouse, scope, query, arguments); ``_queries`` (not hashed) only carries
+    # the page's connection and has the same warehouse and scope.
+    return getattr(_queries, name)(*args)
 
 
 class Data:
-    """The page's data access: cached calls into the query layer for one scope."""
+    """The page's data access: cached calls into the query layer for one scope, sharing one
+    lazily opened connection per page run."""
 
     def __init__(self, warehouse: Warehouse, scope: Scope) -> None:
         self.warehouse, self.scope = warehouse, scope
+        self.queries = DashboardQueries(warehouse, scope)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        return lambda *args: _cached(self.warehouse, self.scope, name, *args)
+        return lambda *args: _cached(self.warehouse, self.scope, name, *args, _queries=self.queries)
 
 
 def _current_user(users: UsersConfig) -> User | None:
@@ -159,8 +168,42 @@ def _period(period: Any) -> tuple[date | None, date | None]:
     return values[0], values[-1]
 
 
-def _headline(data: Data, filters: Filters) -> None:
-    figures = data.headline(filters)
+@dataclass(frozen=True)
+class PageData:
+    """Everything the page shows, fetched in one batch before anything is drawn: the DuckDB
+    connection is closed while charts render, so a load or dbt run is locked out only for the
+    queries' own time."""
+
+    headline: pd.DataFrame
+    daily: pd.DataFrame
+    pace: pd.DataFrame
+    ticket_types: pd.DataFrame
+    channels: pd.DataFrame
+    promo_codes: pd.DataFrame
+    sessions: pd.DataFrame
+    orders: pd.DataFrame
+    reconciliation: pd.DataFrame
+    accounts: pd.DataFrame | None  # admins only
+
+    @classmethod
+    def load(
+        cls, data: Data, filters: Filters, search: str, stale_after: timedelta | None
+    ) -> PageData:
+        return cls(
+            headline=data.headline(filters),
+            daily=data.daily(filters),
+            pace=data.pace(filters),
+            ticket_types=data.ticket_types(filters),
+            channels=data.channels(filters),
+            promo_codes=data.promo_codes(filters),
+            sessions=data.sessions(filters),
+            orders=data.orders(filters, search),
+            reconciliation=data.reconciliation(filters),
+            accounts=data.accounts(stale_after) if stale_after is not None else None,
+        )
+
+
+def _headline(figures: pd.DataFrame) -> None:
     if figures.empty:
         st.info("No sales in this period for your selection.")
         return
@@ -176,49 +219,48 @@ def _headline(data: Data, filters: Filters) -> None:
         columns[5].metric(f"Refunded ({row.currency})", _money(row.refunded))
 
 
-def _sales_tab(data: Data, filters: Filters) -> None:
-    daily = data.daily(filters)
+def _sales_tab(page: PageData) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(charts.daily_sales_chart(daily), key="chart_daily")
-    right.plotly_chart(charts.tickets_per_day_chart(daily), key="chart_tickets")
-    left.plotly_chart(charts.pace_chart(data.pace(filters)), key="chart_pace")
-    right.plotly_chart(charts.refunds_chart(daily), key="chart_refunds")
+    left.plotly_chart(charts.daily_sales_chart(page.daily), key="chart_daily")
+    right.plotly_chart(charts.tickets_per_day_chart(page.daily), key="chart_tickets")
+    left.plotly_chart(charts.pace_chart(page.pace), key="chart_pace")
+    right.plotly_chart(charts.refunds_chart(page.daily), key="chart_refunds")
     mix, channels, promos = st.columns(3)
     mix.plotly_chart(
-        charts.share_chart(data.ticket_types(filters), "ticket_type_name", "Ticket types"),
+        charts.share_chart(page.ticket_types, "ticket_type_name", "Ticket types"),
         key="chart_mix",
     )
     channels.plotly_chart(
-        charts.share_chart(data.channels(filters), "sales_channel", "Sales channels"),
+        charts.share_chart(page.channels, "sales_channel", "Sales channels"),
         key="chart_channels",
     )
-    promo_frame = data.promo_codes(filters)
     promos.plotly_chart(
-        charts.share_chart(promo_frame, "promo_code", "Promo codes"), key="chart_promos"
+        charts.share_chart(page.promo_codes, "promo_code", "Promo codes"), key="chart_promos"
     )
 
 
-def _sessions_tab(data: Data, filters: Filters) -> None:
-    sessions = data.sessions(filters)
+SESSION_COLUMNS = [
+    "event_name",
+    "session_name",
+    "status",
+    "starts_at",
+    "venue_name",
+    "city",
+    "capacity",
+    "tickets_sold",
+    "tickets_remaining",
+    "sell_through",
+    "is_sold_out",
+    "currency",
+    "gross_sales",
+    "net_sales",
+]
+
+
+def _sessions_tab(sessions: pd.DataFrame) -> None:
     st.plotly_chart(charts.sell_through_chart(sessions), key="chart_sell_through")
-    columns = [
-        "event_name",
-        "session_name",
-        "status",
-        "starts_at",
-        "venue_name",
-        "city",
-        "capacity",
-        "tickets_sold",
-        "tickets_remaining",
-        "sell_through",
-        "is_sold_out",
-        "currency",
-        "gross_sales",
-        "net_sales",
-    ]
     st.dataframe(
-        sessions[columns],
+        sessions[SESSION_COLUMNS],
         hide_index=True,
         key="sessions_table",
         column_config={
@@ -230,14 +272,16 @@ def _sessions_tab(data: Data, filters: Filters) -> None:
     )
 
 
-def _orders_tab(data: Data, filters: Filters) -> None:
-    search = st.text_input("Search orders (order id, purchaser name or email)", key="order_search")
-    orders = data.orders(filters, search)
-    st.caption(f"{len(orders):,} order lines shown (newest first, at most 500).")
+def _orders_tab(orders: pd.DataFrame, data: Data, filters: Filters) -> None:
+    st.text_input("Search orders (order id, purchaser name or email)", key=SEARCH_KEY)
+    st.caption(f"{len(orders):,} order lines shown (newest first, at most {ORDERS_PAGE_LIMIT}).")
     st.dataframe(orders, hide_index=True, key="orders_table")
+    search = st.session_state.get(SEARCH_KEY, "")
+    warehouse, scope = data.warehouse, data.scope
 
     def export() -> bytes:
-        full = data.orders(filters, search, ORDERS_EXPORT_LIMIT)
+        # Runs on its own thread when clicked: its own queries object, its own connection.
+        full = DashboardQueries(warehouse, scope).orders(filters, search, ORDERS_EXPORT_LIMIT)
         return full.to_csv(index=False).encode()
 
     st.download_button(
@@ -255,8 +299,7 @@ def _highlight(row: pd.Series, bad: Callable[[pd.Series], bool]) -> list[str]:
     return [style] * len(row)
 
 
-def _reconciliation_tab(data: Data, filters: Filters) -> None:
-    frame = data.reconciliation(filters)
+def _reconciliation_tab(frame: pd.DataFrame) -> None:
     bad = frame[frame["status"] != "match"]
     if len(bad):
         st.error(f"{len(bad)} event(s) do not reconcile with the platform.")
@@ -266,41 +309,44 @@ def _reconciliation_tab(data: Data, filters: Filters) -> None:
     st.dataframe(styled, hide_index=True, key="reconciliation_table")
 
 
-def _accounts_tab(data: Data, users: UsersConfig) -> None:
-    stale_after = timedelta(hours=users.stale_after_hours)
-    frame = data.accounts(stale_after)
+def _accounts_tab(frame: pd.DataFrame, users: UsersConfig) -> None:
+    hours = f"{users.stale_after_hours:g} h"
     stale = frame[frame["is_stale"]]
     if len(stale):
         names = ", ".join(stale["display_name"].astype(str))
-        st.warning(f"Stale accounts (no successful sync in {users.stale_after_hours:g} h): {names}")
+        st.warning(f"Stale accounts (no successful sync in {hours}): {names}")
     else:
-        st.success(f"Every enabled account synced in the last {users.stale_after_hours:g} h.")
+        st.success(f"Every enabled account synced in the last {hours}.")
     styled = frame.style.apply(_highlight, axis=1, bad=lambda r: bool(r["is_stale"]))
     st.dataframe(styled, hide_index=True, key="accounts_table")
 
 
 def _dashboard(user: User, users: UsersConfig, warehouse: Warehouse) -> None:
     data = Data(warehouse, user.scope)
-    filters = _sidebar_filters(user, data)
+    stale_after = timedelta(hours=users.stale_after_hours) if user.is_admin else None
+    # One lazily opened connection for all of the page's queries, closed before drawing.
+    with data.queries.connection(lazy=True):
+        filters = _sidebar_filters(user, data)
+        page = PageData.load(data, filters, st.session_state.get(SEARCH_KEY, ""), stale_after)
     st.title("Ticket sales")
     if user.scope.sees_nothing:
         st.warning("No accounts or events are granted to you yet; ask an admin.")
-    _headline(data, filters)
+    _headline(page.headline)
     names = ["Sales", "Sessions", "Orders", "Reconciliation"]
-    if user.is_admin:
+    if page.accounts is not None:
         names.append("Accounts")
     tabs = st.tabs(names)
     with tabs[0]:
-        _sales_tab(data, filters)
+        _sales_tab(page)
     with tabs[1]:
-        _sessions_tab(data, filters)
+        _sessions_tab(page.sessions)
     with tabs[2]:
-        _orders_tab(data, filters)
+        _orders_tab(page.orders, data, filters)
     with tabs[3]:
-        _reconciliation_tab(data, filters)
-    if user.is_admin:
+        _reconciliation_tab(page.reconciliation)
+    if page.accounts is not None:
         with tabs[4]:
-            _accounts_tab(data, users)
+            _accounts_tab(page.accounts, users)
 
 
 def main() -> None:

@@ -2,13 +2,13 @@
 that a test can call on a small frame.
 
 Money is plotted per currency (a colour or a facet each), never summed across currencies.
-Exact decimals are turned into floats only here, for drawing.
+Exact decimals are turned into floats only here, for drawing. Figures are built with
+``graph_objects`` rather than plotly express: several times faster, and the page draws seven.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 # Events drawn on the pace chart; more lines than this are unreadable.
@@ -30,22 +30,23 @@ def _empty(title: str) -> go.Figure:
     return figure
 
 
+def _figure(title: str, traces: list, **layout: object) -> go.Figure:
+    figure = go.Figure(traces)
+    figure.update_layout(title=title, **_LAYOUT, **layout)
+    return figure
+
+
 def daily_sales_chart(daily: pd.DataFrame) -> go.Figure:
     """Gross per day, one line per currency."""
     title = "Gross sales per day"
     if daily.empty:
         return _empty(title)
-    frame = _floats(daily, "gross", "tickets_sold")
-    figure = px.line(
-        frame,
-        x="sales_date",
-        y="gross",
-        color="currency",
-        hover_data=["tickets_sold"],
-        title=title,
-        labels={"sales_date": "Day", "gross": "Gross"},
-    )
-    return figure.update_layout(**_LAYOUT)
+    frame = _floats(daily, "gross")
+    traces = [
+        go.Scatter(x=group["sales_date"], y=group["gross"], name=currency, mode="lines")
+        for currency, group in frame.groupby("currency", sort=True)
+    ]
+    return _figure(title, traces, xaxis_title="Day", yaxis_title="Gross")
 
 
 def tickets_per_day_chart(daily: pd.DataFrame) -> go.Figure:
@@ -54,10 +55,8 @@ def tickets_per_day_chart(daily: pd.DataFrame) -> go.Figure:
         return _empty(title)
     frame = _floats(daily, "tickets_sold")
     per_day = frame.groupby("sales_date", as_index=False)["tickets_sold"].sum()
-    figure = px.bar(
-        per_day, x="sales_date", y="tickets_sold", title=title, labels={"sales_date": "Day"}
-    )
-    return figure.update_layout(**_LAYOUT)
+    trace = go.Bar(x=per_day["sales_date"], y=per_day["tickets_sold"], name="Tickets")
+    return _figure(title, [trace], xaxis_title="Day", yaxis_title="Tickets")
 
 
 def cumulative_pace(pace: pd.DataFrame, max_events: int = PACE_MAX_EVENTS) -> pd.DataFrame:
@@ -77,17 +76,16 @@ def pace_chart(pace: pd.DataFrame) -> go.Figure:
     frame = cumulative_pace(pace)
     if frame.empty:
         return _empty(title)
-    figure = px.line(
-        frame,
-        x="days_to_event",
-        y="cumulative_tickets",
-        color="event",
-        title=title,
-        labels={"days_to_event": "Days before the session", "cumulative_tickets": "Tickets"},
-    )
+    traces = [
+        go.Scatter(
+            x=group["days_to_event"], y=group["cumulative_tickets"], name=event, mode="lines"
+        )
+        for event, group in frame.groupby("event", sort=True)
+    ]
+    figure = _figure(title, traces, xaxis_title="Days before the session", yaxis_title="Tickets")
     # Count down towards the event, left to right.
     figure.update_xaxes(autorange="reversed")
-    return figure.update_layout(**_LAYOUT)
+    return figure
 
 
 def sell_through_chart(sessions: pd.DataFrame, limit: int = 25) -> go.Figure:
@@ -98,33 +96,24 @@ def sell_through_chart(sessions: pd.DataFrame, limit: int = 25) -> go.Figure:
         return _empty(title)
     frame = _floats(frame, "tickets_sold", "tickets_remaining", "sell_through")
     label = frame["session_name"].fillna(frame["session_id"])
-    figure = go.Figure(
-        [
-            go.Bar(y=label, x=frame["tickets_sold"], name="Sold", orientation="h"),
-            go.Bar(y=label, x=frame["tickets_remaining"], name="Remaining", orientation="h"),
-        ]
-    )
-    figure.update_layout(barmode="stack", title=title, height=max(300, 24 * len(frame)), **_LAYOUT)
-    return figure
+    traces = [
+        go.Bar(y=label, x=frame["tickets_sold"], name="Sold", orientation="h"),
+        go.Bar(y=label, x=frame["tickets_remaining"], name="Remaining", orientation="h"),
+    ]
+    return _figure(title, traces, barmode="stack", height=max(300, 24 * len(frame)))
 
 
 def share_chart(breakdown: pd.DataFrame, key: str, title: str) -> go.Figure:
     """Tickets sold by ``key`` (ticket type, channel, promo code), stacked per currency."""
     if breakdown.empty:
         return _empty(title)
-    frame = _floats(breakdown, "tickets_sold", "gross")
+    frame = _floats(breakdown, "tickets_sold")
     frame[key] = frame[key].fillna("(none)")
-    figure = px.bar(
-        frame,
-        x="tickets_sold",
-        y=key,
-        color="currency",
-        orientation="h",
-        hover_data=["gross", "orders"],
-        title=title,
-        labels={"tickets_sold": "Tickets sold", key: ""},
-    )
-    return figure.update_layout(**_LAYOUT)
+    traces = [
+        go.Bar(x=group["tickets_sold"], y=group[key], name=currency, orientation="h")
+        for currency, group in frame.groupby("currency", sort=True)
+    ]
+    return _figure(title, traces, barmode="stack", xaxis_title="Tickets sold")
 
 
 def refunds_chart(daily: pd.DataFrame) -> go.Figure:
@@ -135,14 +124,9 @@ def refunds_chart(daily: pd.DataFrame) -> go.Figure:
     frame = daily[pd.to_numeric(daily["tickets_refunded"], errors="coerce") > 0]
     if frame.empty:
         return _empty(title)
-    frame = _floats(frame, "refunded", "tickets_refunded")
-    figure = px.bar(
-        frame,
-        x="sales_date",
-        y="refunded",
-        color="currency",
-        hover_data=["tickets_refunded"],
-        title=title,
-        labels={"sales_date": "Day", "refunded": "Refunded"},
-    )
-    return figure.update_layout(**_LAYOUT)
+    frame = _floats(frame, "refunded")
+    traces = [
+        go.Bar(x=group["sales_date"], y=group["refunded"], name=currency)
+        for currency, group in frame.groupby("currency", sort=True)
+    ]
+    return _figure(title, traces, xaxis_title="Day", yaxis_title="Refunded")

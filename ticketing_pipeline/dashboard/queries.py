@@ -277,6 +277,7 @@ class DashboardQueries:
         self._engine = engine or dashboard_engine(warehouse)
         self._busy_timeout = busy_timeout_seconds
         self._connection: sa.Connection | None = None
+        self._batched = False
 
     def _connect(self) -> sa.Connection:
         deadline = time.monotonic() + self._busy_timeout
@@ -297,20 +298,30 @@ class DashboardQueries:
                 delay = min(delay * 2, 0.5)
 
     @contextmanager
-    def connection(self) -> Iterator[DashboardQueries]:
-        if self._connection is not None:
+    def connection(self, lazy: bool = False) -> Iterator[DashboardQueries]:
+        """Run the block's queries on one connection, closed when the block ends.
+
+        ``lazy``: connect only when a query needs it (a page whose results are all cached
+        opens nothing).
+        """
+        if self._connection is not None or self._batched:
             yield self
             return
-        self._connection = self._connect()
+        self._batched = True
         try:
+            if not lazy:
+                self._connection = self._connect()
             yield self
         finally:
+            self._batched = False
             connection, self._connection = self._connection, None
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def _frame(self, statement: sa.Select) -> pd.DataFrame:
         with self.connection():
-            assert self._connection is not None
+            if self._connection is None:  # a lazy batch: its first query connects
+                self._connection = self._connect()
             result = self._connection.execute(statement)
             frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
             self._connection.rollback()  # end the read transaction: nothing is held open
