@@ -114,14 +114,14 @@ eb_attendee_lines as (
         max(ticket_class_name) as ticket_class_name,
         sum(quantity) as quantity,
         sum(case when is_voided then quantity else 0 end) as quantity_refunded,
-        sum(case when is_refunded then 1 else 0 end) as refunded_attendees,
         -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
         sum(gross_minor) as gross_minor,
-        -- fees and tax of admissions whose money was not returned
-        sum(case when is_refunded then 0 else eventbrite_fee_minor end) as platform_fee_minor,
-        sum(case when is_refunded then 0 else payment_fee_minor end) as payment_fee_minor,
-        sum(case when is_refunded then 0 else tax_minor end) as tax_minor,
-        sum(case when is_refunded then gross_minor else 0 end) as refunded_minor,
+        -- Costs never change after purchase; a void admission's money is no longer collected
+        -- (refunded, or the order cancelled): it counts as refunded, and so do its fees and tax.
+        sum(case when is_voided then 0 else eventbrite_fee_minor end) as platform_fee_minor,
+        sum(case when is_voided then 0 else payment_fee_minor end) as payment_fee_minor,
+        sum(case when is_voided then 0 else tax_minor end) as tax_minor,
+        sum(case when is_voided then gross_minor else 0 end) as refunded_minor,
         max(updated_at) as updated_at
     from eb_attendees
     group by account_id, order_id, ticket_class_id
@@ -139,8 +139,8 @@ eb_order_lines as (
         lines.ticket_class_id as ticket_type_id,
         lines.ticket_class_name as ticket_type_name,
         orders.order_state,
-        -- Eventbrite has no financial status: "refunded" when attendees had money back.
-        case when lines.refunded_attendees > 0 then 'refunded' end as financial_status,
+        -- No financial status on Eventbrite: the money of void attendees tells (see below).
+        cast(null as {{ text_type() }}) as financial_status,
         lines.quantity,
         lines.quantity_refunded,
         orders.currency,

@@ -154,8 +154,9 @@ def expected_from_sandbox(dataset: SandboxDataset) -> dict[tuple[str, str], Expe
 
     truth() gives gross (Humanitix totals.grossSales; Eventbrite order costs.gross), Humanitix
     refunds/netSales, ticket counts by status and tickets sold per session. Eventbrite refunds
-    and the order statuses in the contract's vocabulary are derived here from the served
-    records, following the sandbox's documented semantics.
+    (gross of attendees no longer attending: "money still collected" is the attendees
+    attending) and the order statuses in the contract's vocabulary are derived here from the
+    served records, following the sandbox README's money semantics.
     """
     truth = dataset.truth()
     expected: dict[tuple[str, str], ExpectedAccount] = {}
@@ -202,13 +203,15 @@ def expected_from_sandbox(dataset: SandboxDataset) -> dict[tuple[str, str], Expe
             order = loads(dataset.eb_orders[order_id])
             event = dataset.eb_order_event[order_id]
             attendees = [loads(event.attendees[a]) for a in event.order_attendees[order_id]]
-            refunded = [a for a in attendees if a["refunded"]]
-            for attendee in refunded:
+            # Money no longer collected: attendees not attending (refunded or cancelled).
+            void = [a for a in attendees if a["status"] == "Not Attending"]
+            for attendee in void:
                 value = attendee["costs"]["gross"]["value"]
                 item.refunded += minor_to_decimal(value, item.currency)
             status = order["status"]
             if status == "placed":
-                status = "partially_refunded" if refunded else "completed"
+                paid_back = any(a["costs"]["gross"]["value"] for a in void)
+                status = "partially_refunded" if paid_back else "completed"
             item.orders_by_status[status] += 1
         truth_account = truth[("eventbrite", org.id)]
         item.sold_by_session = {k: v for k, v in truth_account.sold_by_event.items() if v}
