@@ -123,6 +123,9 @@ def _sidebar_filters(user: User, data: Data) -> Filters:
             "Period", value=(first, last), min_value=first, max_value=last, key="period"
         )
     date_from, date_to = _period(period)
+    # The whole range is no date filter: the breakdowns then skip the time-zone join.
+    date_from = None if date_from == first else date_from
+    date_to = None if date_to == last else date_to
 
     accounts = data.accounts(timedelta(hours=1))
     platforms = sidebar.multiselect(

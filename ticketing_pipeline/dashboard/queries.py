@@ -423,8 +423,10 @@ class DashboardQueries:
     # --- breakdowns (ticket_sales) -----------------------------------------------------------
 
     def _breakdown(self, filters: Filters, key: sa.ColumnElement, *extra: sa.Label) -> sa.Select:
-        joined, day, _ = self._sales_lines()
         t = TICKET_SALES
+        joined, day, _ = self._sales_lines()
+        if filters.date_from is None and filters.date_to is None:
+            joined, day = t, None  # no period: the time-zone join is not needed
         return (
             sa.select(
                 key,
