@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.unit.dashboard.expected import sales_lines
 from tests.unit.dashboard.fixtures import PASSWORDS, DashboardWorld
 from ticketing_pipeline.dashboard.auth import LOGIN_FAILED
 
@@ -56,6 +58,20 @@ def test_promoter_sees_only_their_account(page, dashboard_url: str, world: Dashb
     tabs = [t.strip() for t in page.get_by_role("tab").all_inner_texts()]
     assert tabs == ["Sales", "Sessions", "Orders", "Reconciliation"]
     _screenshot(page, "dashboard-promoter.png")
+
+    # The CSV export holds their rows only, emails masked.
+    page.get_by_role("tab", name="Orders").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    exported = pd.read_csv(download.value.path(), dtype=str)
+    lines = [
+        ln for ln in sales_lines(world.warehouse) if ln.account_id == exported["account_id"][0]
+    ]
+    assert len(exported) == len(lines)  # every line of the account, not just the page
+    assert set(zip(exported["platform"], exported["account_id"], strict=True)) == {
+        world.accounts.sydney
+    }
+    assert exported["purchaser_email"].str.match(r"^.\*\*\*@").all()
 
 
 def test_admin_sees_every_currency_and_stale_accounts(

@@ -334,6 +334,10 @@ def _dashboard(user: User, users: UsersConfig, warehouse: Warehouse) -> None:
     st.title("Ticket sales")
     if user.scope.sees_nothing:
         st.warning("No accounts or events are granted to you yet; ask an admin.")
+    if page.accounts is not None and page.accounts["is_stale"].any():
+        st.warning(
+            f"{int(page.accounts['is_stale'].sum())} account(s) are stale: see the Accounts tab."
+        )
     _headline(page.headline)
     names = ["Sales", "Sessions", "Orders", "Reconciliation"]
     if page.accounts is not None:
