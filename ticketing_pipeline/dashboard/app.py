@@ -320,8 +320,20 @@ def _accounts_tab(frame: pd.DataFrame, users: UsersConfig) -> None:
         st.warning(f"Stale accounts (no successful sync in {hours}): {names}")
     else:
         st.success(f"Every enabled account synced in the last {hours}.")
+    first = ["display_name", "platform", "account_id", "is_stale", "hours_since_success"]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
     styled = frame.style.apply(_highlight, axis=1, bad=lambda r: bool(r["is_stale"]))
-    st.dataframe(styled, hide_index=True, key="accounts_table")
+    st.dataframe(
+        styled,
+        hide_index=True,
+        key="accounts_table",
+        column_config={
+            "is_stale": st.column_config.CheckboxColumn("Stale"),
+            "hours_since_success": st.column_config.NumberColumn(
+                "Hours since last successful sync", format="%.1f"
+            ),
+        },
+    )
 
 
 def _dashboard(user: User, users: UsersConfig, warehouse: Warehouse) -> None:
