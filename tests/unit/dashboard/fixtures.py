@@ -80,11 +80,13 @@ def _pick_accounts(warehouse: Warehouse) -> Accounts:
     )
 
 
-def users_toml(accounts: Accounts, session_ttl_minutes: int = 60) -> str:
+def users_toml(
+    accounts: Accounts, session_ttl_minutes: int = 60, stale_after_hours: float = 6
+) -> str:
     (hx_platform, hx_account), (eb_platform, eb_account) = accounts.sydney, accounts.newyork
     return f"""
 session_ttl_minutes = {session_ttl_minutes}
-stale_after_hours = 6
+stale_after_hours = {stale_after_hours}
 
 [users.admin]
 role = "admin"

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.unit.dashboard.expected import expected_headline, sales_lines
-from tests.unit.dashboard.fixtures import PASSWORDS, DashboardWorld
+from tests.unit.dashboard.fixtures import PASSWORDS, DashboardWorld, users_toml
 from ticketing_pipeline.config import CONFIG_ENV
 from ticketing_pipeline.dashboard.app import SESSION_KEY
 from ticketing_pipeline.dashboard.auth import LOGIN_FAILED, USERS_ENV, LoginSession
@@ -151,3 +151,25 @@ def test_user_without_grants_is_told(app: AppTest) -> None:
     assert not app.exception, app.exception
     assert any("No accounts or events are granted" in w.value for w in app.warning)
     assert not app.metric
+
+
+def test_admin_is_told_about_stale_accounts(
+    world: DashboardWorld, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    # A threshold of ~one second: every account's last successful sync is older than that.
+    users = tmp_path / "users.toml"
+    users.write_text(users_toml(world.accounts, stale_after_hours=0.0003))
+    monkeypatch.setenv(CONFIG_ENV, str(world.config_path))
+    monkeypatch.setenv(USERS_ENV, str(users))
+    at = AppTest.from_file(str(APP_PATH), default_timeout=60)
+    at.run()
+    _login(at, "admin")
+    warnings = [w.value for w in at.warning]
+    assert f"{len(world.accounts.all)} account(s) are stale: see the Accounts tab." in warnings
+    assert any(w.startswith("Stale accounts (no successful sync in") for w in warnings)
+    assert _table(at, "is_stale")["is_stale"].all()
+    # Promoters are not shown sync health.
+    at = AppTest.from_file(str(APP_PATH), default_timeout=60)
+    at.run()
+    _login(at, "sydney")
+    assert not [w for w in at.warning if "stale" in w.value]
