@@ -35,6 +35,8 @@ hx_ticket_lines as (
         order_id,
         ticket_type_id,
         max(ticket_type_name) as ticket_type_name,
+        -- 'webhook' sorts after 'api': the line is "webhook" when any of its rows came so.
+        max(ingested_via) as ingested_via,
         count(*) as quantity,
         sum(case when is_cancelled then 1 else 0 end) as quantity_refunded,
         sum(total) as total,
@@ -83,7 +85,8 @@ hx_order_lines as (
         orders.purchaser_name,
         orders.purchaser_email,
         orders.sales_channel,
-        orders.promo_code
+        orders.promo_code,
+        greatest(orders.ingested_via, lines.ingested_via) as ingested_via
     from hx_ticket_lines as lines
     inner join hx_orders as orders
         on lines.account_id = orders.account_id
@@ -112,6 +115,7 @@ eb_attendee_lines as (
         order_id,
         ticket_class_id,
         max(ticket_class_name) as ticket_class_name,
+        max(ingested_via) as ingested_via,
         sum(quantity) as quantity,
         sum(case when is_voided then quantity else 0 end) as quantity_refunded,
         -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
@@ -160,7 +164,8 @@ eb_order_lines as (
         orders.purchaser_name,
         orders.purchaser_email,
         'online' as sales_channel,
-        orders.promo_code
+        orders.promo_code,
+        greatest(orders.ingested_via, lines.ingested_via) as ingested_via
     from eb_attendee_lines as lines
     inner join eb_orders as orders
         on lines.account_id = orders.account_id
@@ -298,7 +303,7 @@ all_lines as (
         'ticket_type_name', 'order_status', 'quantity', 'quantity_refunded', 'currency',
         'line_gross_minor', 'line_discount_minor', 'platform_fee_minor', 'payment_fee_minor',
         'tax_minor', 'line_refunded_minor', 'ordered_at', 'updated_at', 'purchaser_name',
-        'purchaser_email', 'sales_channel', 'promo_code'
+        'purchaser_email', 'sales_channel', 'promo_code', 'ingested_via'
     ] %}
     select {{ columns | join(', ') }} from allocated
     union all
@@ -346,7 +351,7 @@ final as (
         lines.purchaser_email,
         lines.sales_channel,
         lines.promo_code,
-        'api' as ingested_via,
+        lines.ingested_via,
 
         ----------  numerics
         lines.quantity,

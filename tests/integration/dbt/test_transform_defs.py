@@ -7,18 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_dlt import DagsterDltResource
 
 from tests.integration.dbt.dbt_helpers import query, sandbox_config
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.defs.ingest import build_ingest_defs
 from ticketing_pipeline.defs.transform import (
     AUTOMATION_SENSOR,
     FULL_BUILD_JOB,
     MART_FRESHNESS,
     RAW_FRESHNESS,
     WAREHOUSE_WRITER_POOL,
-    apply_freshness_policies,
     build_transform_defs,
     mart_key,
 )
@@ -43,15 +40,10 @@ MART_CHECKS = [
 
 
 def _project_defs(config: ProjectConfig) -> dg.Definitions:
-    """What ticketing_pipeline/definitions.py assembles: ingest + transform + resources."""
-    warehouse = resolve_warehouse(config)
-    return apply_freshness_policies(
-        dg.Definitions.merge(
-            build_ingest_defs(config, warehouse),
-            build_transform_defs(config, warehouse),
-            dg.Definitions(resources={"dlt": DagsterDltResource()}),
-        )
-    )
+    """The project's definitions as ticketing_pipeline/definitions.py assembles them."""
+    from ticketing_pipeline.definitions import build_definitions
+
+    return build_definitions(config)
 
 
 @pytest.fixture(scope="module")

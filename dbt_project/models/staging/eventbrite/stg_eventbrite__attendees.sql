@@ -34,6 +34,8 @@ renamed as (
         profile_name as attendee_name,
         lower(profile_email) as attendee_email,
         affiliate as sales_channel_raw,
+        -- api (scheduled sync) | webhook; rows loaded before the column existed came by API.
+        coalesce(ingested_via, 'api') as ingested_via,
 
         ----------  numerics
         coalesce(quantity, 1) as quantity,

@@ -35,6 +35,8 @@ renamed as (
         ) as purchaser_name,
         lower(email) as purchaser_email,
         promo_code,
+        -- api (scheduled sync) | webhook; rows loaded before the column existed came by API.
+        coalesce(ingested_via, 'api') as ingested_via,
 
         ----------  numerics: integer minor units of `currency`
         coalesce(costs_gross, 0) as gross_minor,

@@ -48,6 +48,8 @@ renamed as (
         lower(email) as purchaser_email,
         discount_code as promo_code,
         payment_type,
+        -- api (scheduled sync) | webhook; rows loaded before the column existed came by API.
+        coalesce(ingested_via, 'api') as ingested_via,
 
         ----------  numerics (current totals; purchase_totals_* stay in raw)
         {{ cast_money('totals_gross_sales') }} as gross_sales,

@@ -20,6 +20,8 @@ renamed as (
 
         ----------  strings
         ticket_type_name,
+        -- api (scheduled sync) | webhook; rows loaded before the column existed came by API.
+        coalesce(ingested_via, 'api') as ingested_via,
         {{ normalize_currency('currency') }} as currency,
         status as ticket_status_raw,
         -- complete | cancelled; an unknown status is kept as a valid admission.
