@@ -386,3 +386,16 @@ def test_overloaded_writer_answers_503(config: ProjectConfig, landing: LandingAr
         assert health["rejections"] == {"overloaded": 1}
         assert health["status"] == "ok"  # the disk is fine, only busy
     assert landing.counts()["incoming"] == 0
+
+
+def test_url_token_echoed_in_the_body_is_not_stored(client, landing) -> None:
+    body = eventbrite_body().replace(
+        b"https://hooks.example/webhooks/eventbrite/x/y", f"https://h{EB_URL}".encode()
+    )
+    assert EB_TOKEN.encode() in body
+    response = client.post(EB_URL, content=body, headers=eventbrite_headers(delivery="echo-1"))
+    assert response.status_code == 200
+    [landed] = landing.list_incoming()
+    raw = landed.path.read_bytes()
+    assert EB_TOKEN.encode() not in raw
+    assert b"***" in landing.read(landed).raw_body()
