@@ -20,6 +20,8 @@ from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea
 
 BATCH_SIZE = 500
+# processed/ keeps loaded deliveries so a redelivery is recognised; after this long they go.
+PROCESSED_RETENTION_DAYS = 14
 RETRY_AFTER_SECONDS = 600
 SENSOR_INTERVAL_SECONDS = 15
 
@@ -78,7 +80,27 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
             return dg.SkipReason("no new webhook deliveries")
         return run_requests
 
-    return dg.Definitions(jobs=[webhook_load_job], sensors=[landed_webhooks_sensor])
+    @dg.op(description="Delete processed deliveries older than the retention period.")
+    def prune_processed_deliveries(context: dg.OpExecutionContext) -> int:
+        removed = area.prune_processed(PROCESSED_RETENTION_DAYS * 86_400)
+        context.log.info(f"removed {removed} processed deliveries")
+        return removed
+
+    @dg.job(description="Housekeeping of the webhook landing area.")
+    def prune_landing_job():
+        prune_processed_deliveries()
+
+    prune_schedule = dg.ScheduleDefinition(
+        name="prune_landing_daily",
+        job=prune_landing_job,
+        cron_schedule="15 4 * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions(
+        jobs=[webhook_load_job, prune_landing_job],
+        sensors=[landed_webhooks_sensor],
+        schedules=[prune_schedule],
+    )
 
 
 def plan_batches(
