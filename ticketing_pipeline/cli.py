@@ -227,6 +227,34 @@ def webhooks_serve(
         raise typer.Exit(2) from error
 
 
+@app.command()
+def dashboard(
+    config_path: ConfigOption = None,
+    users: Annotated[
+        Path | None,
+        typer.Option(
+            help="Users file (default: $TICKETING_DASHBOARD_USERS or dashboard_users.toml)"
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8501,
+) -> None:
+    """Serve the sales dashboard for promoters and admins."""
+    from ticketing_pipeline.dashboard.run import run_dashboard
+
+    _load(config_path)  # fail here, clearly, rather than inside the app
+    raise typer.Exit(run_dashboard(config_path, host=host, port=port, users_path=users))
+
+
+@app.command("hash-password")
+def hash_password() -> None:
+    """Print an argon2 hash of a password typed at the prompt, for the dashboard users file."""
+    from ticketing_pipeline.dashboard.auth import hash_password as make_hash
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    console.print(make_hash(password))
+
+
 @app.command("dagster-home")
 def dagster_home() -> None:
     """Create $DAGSTER_HOME with a dagster.yaml that serializes warehouse writers (DuckDB)."""
