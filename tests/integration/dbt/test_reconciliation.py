@@ -123,3 +123,21 @@ def test_sessions_unknown_to_the_platform_are_reported(duckdb_copy: BuiltWarehou
     )
     assert rows == [{"session_id": eb["session_id"], "status": "missing_on_platform"}]
     assert not _run_check(duckdb_copy, "reconciliation_within_tolerance").passed
+
+
+def test_rows_landed_by_webhook_are_marked_as_such(duckdb_copy: BuiltWarehouse) -> None:
+    eb = _paid_order(duckdb_copy, "eventbrite")
+    execute(
+        duckdb_copy.warehouse,
+        "update raw_eventbrite.orders set ingested_via = 'webhook' where order_id = :id",
+        id=eb["order_id"],
+    )
+    run = run_dbt(duckdb_copy.config, ["run", "--select", "+ticket_sales"], duckdb_copy.target_path)
+    assert run.ok, run.output[-3000:]
+    rows = query(
+        duckdb_copy.warehouse,
+        "select ingested_via, count(distinct order_id) as orders from marts.ticket_sales "
+        "group by ingested_via order by ingested_via",
+    )
+    assert rows[-1] == {"ingested_via": "webhook", "orders": 1}
+    assert rows[0]["ingested_via"] == "api" and rows[0]["orders"] > 1000
