@@ -51,6 +51,10 @@ FULL_BUILD_JOB = "dbt_full_build"
 FULL_BUILD_CRON = "0 4 * * *"  # after the ingest's daily look-back sync (03:30)
 AUTOMATION_SENSOR = "dbt_automation_sensor"
 
+# Unit tests check the models' logic on fixed inputs: they belong to CI (tests/integration/dbt
+# runs them), not to every production build, as dbt recommends. Data tests still run.
+PRODUCTION_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+
 MART_SCHEMA = "marts"
 # Raw tables sync every 15 minutes: warn after an hour without a load, fail after six.
 RAW_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -206,7 +210,7 @@ def build_dbt_assets(
         # DbtCliResource starts dbt with a copy of os.environ: the profile variables (derived
         # from the warehouse URL, password included) must be set around the invocation.
         with dbt_profile_environment(warehouse, extra=environment):
-            yield from dbt.cli(["build"], context=context).stream()
+            yield from dbt.cli(PRODUCTION_BUILD_ARGS, context=context).stream()
 
     return ticketing_dbt
 
