@@ -15,6 +15,7 @@
 
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
@@ -122,7 +123,7 @@ def dbt_project(warehouse: Warehouse) -> DbtProject:
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(warehouse)
     )
-    with dbt_profile_environment(warehouse):
+    with dbt_profile_environment(warehouse, extra=_dbt_on_path()):
         project.prepare_if_dev()
     return project
 
@@ -137,20 +138,37 @@ def prepare_dbt_manifest(warehouse: Warehouse | None = None) -> Path:
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(warehouse)
     )
-    with dbt_profile_environment(warehouse):
+    with dbt_profile_environment(warehouse, extra=_dbt_on_path()):
         project.preparer.prepare(project)
     return project.manifest_path
 
 
-def _manifest_ready(project: DbtProject, warehouse: Warehouse) -> DbtProject:
+PROJECT_SOURCES = ("dbt_project.yml", "models", "macros", "tests")
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    """Missing, or older than a file of the project (a checkout changed after the build)."""
     if not project.manifest_path.exists():
-        # A fresh checkout that skipped the build step: parse once rather than refuse to load.
+        return True
+    built = project.manifest_path.stat().st_mtime
+    for name in PROJECT_SOURCES:
+        path = Path(project.project_dir) / name
+        files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def _manifest_ready(project: DbtProject, warehouse: Warehouse) -> DbtProject:
+    if _manifest_is_stale(project):
+        # A checkout that skipped (or predates) the build step: parse once rather than load
+        # assets that no longer match the models.
         log.warning(
-            "dbt manifest %s is missing; parsing the project now (run "
+            "dbt manifest %s is missing or older than the project; parsing it now (run "
             "ticketing_pipeline.defs.transform.prepare_dbt_manifest() at build time instead)",
             project.manifest_path,
         )
-        with dbt_profile_environment(warehouse):
+        with dbt_profile_environment(warehouse, extra=_dbt_on_path()):
             project.preparer.prepare(project)
     return project
 
@@ -159,6 +177,12 @@ def dbt_executable() -> str:
     """The ``dbt`` beside this interpreter (a virtualenv not on PATH), else the one on PATH."""
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+def _dbt_on_path() -> dict[str, str]:
+    """PATH with dbt's directory first: dagster-dbt's preparer runs plain ``dbt``."""
+    directory = str(Path(dbt_executable()).parent)
+    return {"PATH": os.pathsep.join([directory, os.environ.get("PATH", "")])}
 
 
 ACCOUNTS_ENV = "TICKETING_DBT_ACCOUNTS"
