@@ -13,6 +13,7 @@ connection and closes it, so dlt loads and dbt runs are never locked out for lon
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ MARTS_SCHEMA = "marts"
 # Row caps: the orders table shows a page, the CSV export more, neither the whole warehouse.
 ORDERS_PAGE_LIMIT = 500
 ORDERS_EXPORT_LIMIT = 100_000
+# Events drawn on the sales pace chart.
+PACE_MAX_EVENTS = 8
 # A filter value longer than this is not an id anyone typed; it is cut, not trusted.
 MAX_FILTER_VALUE = 200
 
@@ -173,10 +176,24 @@ def scope_condition(table: sa.TableClause, scope: Scope) -> sa.ColumnElement[boo
     return sa.or_(*(_grant_condition(table, grant) for grant in scope.grants))
 
 
+@dataclass(frozen=True)
+class Instants:
+    """A timestamp column filtered by the period through per-row bounds: the UTC instants at
+    which the period's first day and the day after its last day begin in the row's zone."""
+
+    column: sa.ColumnElement
+    start: sa.ColumnElement | None
+    end: sa.ColumnElement | None
+
+
 def filter_condition(
-    table: sa.TableClause, filters: Filters, day: sa.ColumnElement | None = None
+    table: sa.TableClause,
+    filters: Filters,
+    day: sa.ColumnElement | None = None,
+    instants: Instants | None = None,
 ) -> sa.ColumnElement[bool]:
-    """The user's filters on ``table``; ``day`` is the column the date range applies to."""
+    """The user's filters on ``table``; the period applies to ``day`` (a date column) or to
+    ``instants`` (a timestamp column with bounds)."""
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.platforms:
         conditions.append(table.c.platform.in_(filters.platforms))
@@ -197,14 +214,33 @@ def filter_condition(
         conditions.append(day >= filters.date_from)
     if day is not None and filters.date_to is not None:
         conditions.append(day <= filters.date_to)
+    if instants is not None:
+        conditions.extend(_instant_conditions(instants, filters))
     return sa.and_(sa.true(), *conditions)
 
 
+def _instant_conditions(instants: Instants, filters: Filters) -> list[sa.ColumnElement[bool]]:
+    # Exact bounds per row, plus constant UTC bounds a day wider than any zone's offset: those
+    # let the engine skip data by its min/max statistics before the per-row comparison.
+    column, out = instants.column, []
+    if filters.date_from is not None:
+        utc = datetime.combine(filters.date_from - timedelta(days=1), datetime.min.time(), UTC)
+        out += [column >= utc, column >= instants.start]
+    if filters.date_to is not None:
+        after = filters.date_to + timedelta(days=2)
+        out += [column < datetime.combine(after, datetime.min.time(), UTC), column < instants.end]
+    return out
+
+
 def restrict(
-    table: sa.TableClause, scope: Scope, filters: Filters, day: sa.ColumnElement | None = None
+    table: sa.TableClause,
+    scope: Scope,
+    filters: Filters,
+    day: sa.ColumnElement | None = None,
+    instants: Instants | None = None,
 ) -> sa.ColumnElement[bool]:
     """Scope AND filters: the WHERE clause of every mart a dashboard query reads."""
-    return sa.and_(scope_condition(table, scope), filter_condition(table, filters, day))
+    return sa.and_(scope_condition(table, scope), filter_condition(table, filters, day, instants))
 
 
 def purchaser_email(table: sa.TableClause, scope: Scope) -> sa.ColumnElement:
@@ -240,6 +276,12 @@ def local_date(timestamp: sa.ColumnElement, timezone: sa.ColumnElement) -> sa.Co
     as dbt's ``local_date`` macro that dates ``daily_sales``)."""
     zone = sa.func.coalesce(timezone, "UTC")
     return sa.cast(timestamp.op("AT TIME ZONE")(zone), sa.Date)
+
+
+def local_midnight(day: date, timezone: sa.ColumnElement | None) -> sa.ColumnElement:
+    """The UTC instant at which ``day`` begins in an IANA zone (UTC when the zone is null)."""
+    zone = sa.func.coalesce(timezone, "UTC") if timezone is not None else sa.literal("UTC")
+    return sa.cast(sa.literal(day, sa.Date), sa.DateTime).op("AT TIME ZONE")(zone)
 
 
 def _sum(column: sa.ColumnElement, name: str) -> sa.Label:
@@ -328,22 +370,48 @@ class DashboardQueries:
             return frame
 
     def _where(
-        self, table: sa.TableClause, filters: Filters, day: sa.ColumnElement | None = None
+        self,
+        table: sa.TableClause,
+        filters: Filters,
+        day: sa.ColumnElement | None = None,
+        instants: Instants | None = None,
     ) -> sa.ColumnElement[bool]:
-        return restrict(table, self.scope, filters, day)
+        return restrict(table, self.scope, filters, day, instants)
 
-    def _sales_lines(self) -> tuple[sa.FromClause, sa.ColumnElement, sa.TableClause]:
-        """ticket_sales with its session (event name, local order date)."""
-        sales, sessions = TICKET_SALES, SESSIONS.alias("s")
-        joined = sales.outerjoin(
-            sessions,
-            sa.and_(
-                sales.c.platform == sessions.c.platform,
-                sales.c.account_id == sessions.c.account_id,
-                sales.c.session_id == sessions.c.session_id,
-            ),
-        )
-        return joined, local_date(sales.c.ordered_at, sessions.c.timezone), sessions
+    def _session_info(self, filters: Filters) -> sa.Subquery:
+        """Per session in scope: names, local start date and the period's bounds in its zone
+        (computed once per session, not once per order line)."""
+        s = SESSIONS
+        columns = [
+            s.c.platform,
+            s.c.account_id,
+            s.c.session_id,
+            s.c.event_name,
+            s.c.session_name,
+            local_date(s.c.starts_at, s.c.timezone).label("start_date"),
+        ]
+        if filters.date_from is not None:
+            columns.append(local_midnight(filters.date_from, s.c.timezone).label("period_start"))
+        if filters.date_to is not None:
+            after = filters.date_to + timedelta(days=1)
+            columns.append(local_midnight(after, s.c.timezone).label("period_end"))
+        return sa.select(*columns).where(scope_condition(s, self.scope)).subquery("s")
+
+    def _sales_lines(self, filters: Filters) -> tuple[sa.FromClause, Instants | None]:
+        """ticket_sales, joined to its session only when a period needs the session's zone."""
+        t = TICKET_SALES
+        if filters.date_from is None and filters.date_to is None:
+            return t, None
+        info = self._session_info(filters)
+        joined = t.outerjoin(info, _same_session(t, info))
+        # A sale whose session is unknown is dated in UTC (as daily_sales does).
+        start = end = None
+        if filters.date_from is not None:
+            start = sa.func.coalesce(info.c.period_start, local_midnight(filters.date_from, None))
+        if filters.date_to is not None:
+            after = filters.date_to + timedelta(days=1)
+            end = sa.func.coalesce(info.c.period_end, local_midnight(after, None))
+        return joined, Instants(t.c.ordered_at, start, end)
 
     # --- headline and series (daily_sales) ---------------------------------------------------
 
@@ -390,31 +458,38 @@ class DashboardQueries:
         )
         return self._frame(statement)
 
-    def pace(self, filters: Filters) -> pd.DataFrame:
-        """Tickets sold per event and days before its session (the sales pace curve)."""
-        d, s = DAILY_SALES, SESSIONS
-        days_to_event = sa.type_coerce(
-            local_date(s.c.starts_at, s.c.timezone) - d.c.sales_date, sa.Integer
-        ).label("days_to_event")
-        joined = d.join(
-            s,
-            sa.and_(
-                d.c.platform == s.c.platform,
-                d.c.account_id == s.c.account_id,
-                d.c.session_id == s.c.session_id,
-            ),
+    def pace(self, filters: Filters, max_events: int = PACE_MAX_EVENTS) -> pd.DataFrame:
+        """Tickets sold per day before the session, for the ``max_events`` events that sold
+        most in the selection (the sales pace curves; more lines would be unreadable)."""
+        d, info = DAILY_SALES, self._session_info(Filters())
+        where = self._where(d, filters, d.c.sales_date)
+        top = (
+            sa.select(d.c.platform, d.c.account_id, d.c.event_id)
+            .where(where)
+            .group_by(d.c.platform, d.c.account_id, d.c.event_id)
+            .order_by(sa.func.sum(d.c.tickets_sold).desc(), d.c.event_id)
+            .limit(max_events)
+            .subquery("top")
+        )
+        days_to_event = sa.type_coerce(info.c.start_date - d.c.sales_date, sa.Integer).label(
+            "days_to_event"
+        )
+        is_top = sa.and_(
+            d.c.platform == top.c.platform,
+            d.c.account_id == top.c.account_id,
+            d.c.event_id == top.c.event_id,
         )
         statement = (
             sa.select(
                 d.c.platform,
                 d.c.account_id,
                 d.c.event_id,
-                sa.func.max(s.c.event_name).label("event_name"),
+                sa.func.max(info.c.event_name).label("event_name"),
                 days_to_event,
                 _sum(d.c.tickets_sold, "tickets_sold"),
             )
-            .select_from(joined)
-            .where(self._where(d, filters, d.c.sales_date), s.c.starts_at.is_not(None))
+            .select_from(d.join(top, is_top).join(info, _same_session(d, info)))
+            .where(where, info.c.start_date.is_not(None))
             .group_by(d.c.platform, d.c.account_id, d.c.event_id, days_to_event)
             .order_by(d.c.platform, d.c.account_id, d.c.event_id, days_to_event.desc())
         )
@@ -423,22 +498,20 @@ class DashboardQueries:
     # --- breakdowns (ticket_sales) -----------------------------------------------------------
 
     def _breakdown(self, filters: Filters, key: sa.ColumnElement, *extra: sa.Label) -> sa.Select:
+        """Tickets sold and gross by ``key`` and currency (``extra``: more aggregates)."""
         t = TICKET_SALES
-        joined, day, _ = self._sales_lines()
-        if filters.date_from is None and filters.date_to is None:
-            joined, day = t, None  # no period: the time-zone join is not needed
+        source, instants = self._sales_lines(filters)
         return (
             sa.select(
                 key,
                 t.c.currency,
-                sa.func.count(sa.distinct(t.c.order_id)).label("orders"),
                 _sum(t.c.quantity - t.c.quantity_refunded, "tickets_sold"),
                 _sum(t.c.gross_amount, "gross"),
                 *extra,
             )
-            .select_from(joined)
+            .select_from(source)
             # Pending orders are not sales yet (as in daily_sales and session_complete).
-            .where(self._where(t, filters, day), t.c.order_status != "pending")
+            .where(self._where(t, filters, instants=instants), t.c.order_status != "pending")
             .group_by(key, t.c.currency)
             .order_by(t.c.currency, sa.text("tickets_sold desc"))
         )
@@ -451,8 +524,14 @@ class DashboardQueries:
 
     def promo_codes(self, filters: Filters) -> pd.DataFrame:
         t = TICKET_SALES
+        # Orders are counted here only: count(distinct) over every line of a million orders is
+        # the slowest aggregate of the page, and promo lines are few.
+        orders = sa.func.count(sa.distinct(t.c.order_id))
         statement = self._breakdown(
-            filters, t.c.promo_code, _sum(t.c.discount_amount, "discounts")
+            filters,
+            t.c.promo_code,
+            orders.label("orders"),
+            _sum(t.c.discount_amount, "discounts"),
         ).where(t.c.promo_code.is_not(None))
         return self._frame(statement)
 
@@ -461,17 +540,24 @@ class DashboardQueries:
     ) -> pd.DataFrame:
         """Order lines, newest first; ``search`` matches order id, purchaser name, or the
         purchaser email where the user may see it (case-insensitive substring)."""
-        joined, day, sessions = self._sales_lines()
         t = TICKET_SALES
-        statement = (
+        source, instants = self._sales_lines(filters)
+        newest = (
+            t.c.ordered_at.desc(),
+            t.c.platform,
+            t.c.account_id,
+            t.c.order_id,
+            t.c.ticket_type_id,
+        )
+        page = (
             sa.select(
                 t.c.ordered_at,
                 t.c.platform,
                 t.c.account_id,
+                t.c.session_id,
                 t.c.order_id,
+                t.c.ticket_type_id,
                 t.c.order_status,
-                sessions.c.event_name,
-                sessions.c.session_name,
                 t.c.ticket_type_name,
                 t.c.quantity,
                 t.c.quantity_refunded,
@@ -485,25 +571,49 @@ class DashboardQueries:
                 t.c.sales_channel,
                 t.c.promo_code,
             )
-            .select_from(joined)
-            .where(self._where(t, filters, day))
-            .order_by(t.c.ordered_at.desc(), t.c.order_id, t.c.ticket_type_id)
+            .select_from(source)
+            .where(self._where(t, filters, instants=instants))
+            .order_by(*newest)
             .limit(max(1, min(int(limit), ORDERS_EXPORT_LIMIT)))
         )
         term = _clean(search.strip()).lower()
         if term:
+            # ILIKE with the wildcards escaped: a typed % or _ is a plain character.
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
 
             def contains(column: sa.ColumnElement) -> sa.ColumnElement[bool]:
-                return sa.func.strpos(sa.func.lower(column), term) > 0
+                return column.ilike(pattern, escape="\\")
 
-            statement = statement.where(
+            page = page.where(
                 sa.or_(
                     contains(t.c.order_id),
                     contains(t.c.purchaser_name),
                     sa.and_(_email_searchable(t, self.scope), contains(t.c.purchaser_email)),
                 )
             )
-        return self._frame(statement)
+        # Names are joined to the page only: top-N first, then a few hundred lookups.
+        o, names = page.subquery("o"), self._session_info(Filters())
+        statement = (
+            sa.select(
+                o.c.ordered_at,
+                o.c.platform,
+                o.c.account_id,
+                o.c.order_id,
+                o.c.order_status,
+                names.c.event_name,
+                names.c.session_name,
+                *(c for c in o.c if c.key not in _ORDER_KEYS_FIRST),
+            )
+            .select_from(o.outerjoin(names, _same_session(o, names)))
+            .order_by(
+                o.c.ordered_at.desc(),
+                o.c.platform,
+                o.c.account_id,
+                o.c.order_id,
+                o.c.ticket_type_id,
+            )
+        )
+        return self._frame(statement).drop(columns=["session_id", "ticket_type_id"])
 
     # --- sessions, reconciliation, accounts ------------------------------------------------
 
@@ -632,6 +742,17 @@ class DashboardQueries:
         ).where(scope_condition(d, self.scope))
         row = self._frame(statement).iloc[0]
         return _as_date(row["first"]), _as_date(row["last"])
+
+
+_ORDER_KEYS_FIRST = {"ordered_at", "platform", "account_id", "order_id", "order_status"}
+
+
+def _same_session(left: sa.FromClause, right: sa.FromClause) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        left.c.platform == right.c.platform,
+        left.c.account_id == right.c.account_id,
+        left.c.session_id == right.c.session_id,
+    )
 
 
 def _as_date(value: object) -> date | None:

@@ -91,7 +91,8 @@ def test_series_and_breakdowns_add_up_to_the_headline(
         daily = queries.daily(filters).groupby("currency")[["tickets_sold", "gross"]].sum()
         types = queries.ticket_types(filters).groupby("currency")[["tickets_sold", "gross"]].sum()
         channels = queries.channels(filters).groupby("currency")["tickets_sold"].sum()
-        pace = queries.pace(filters)
+        pace = queries.pace(filters, max_events=10_000)
+        top = queries.pace(filters)
     assert len(head) >= 3
     for currency in head.index:
         assert daily.loc[currency, "gross"] == head.loc[currency, "gross"]
@@ -101,6 +102,12 @@ def test_series_and_breakdowns_add_up_to_the_headline(
     # Every sale belongs to a dated session in the sandbox, so the pace curve counts them all.
     assert pace["tickets_sold"].sum() == head["tickets_sold"].sum()
     assert pace["days_to_event"].min() >= 0  # sold before the session, never after
+    # By default the curves of the 8 best-selling events, whole.
+    per_event = pace.groupby("event_id")["tickets_sold"].sum().sort_values(ascending=False)
+    assert top["event_id"].nunique() == min(8, len(per_event))
+    shown = top.groupby("event_id")["tickets_sold"].sum()
+    assert shown.min() >= per_event.iloc[len(shown) - 1]
+    assert all(shown[e] == per_event[e] for e in shown.index)
 
 
 def test_promo_codes_and_channels(world: DashboardWorld, lines: list[Line]) -> None:
