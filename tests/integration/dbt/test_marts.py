@@ -7,9 +7,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.integration.dbt.conftest import BuiltWarehouse
-from tests.integration.dbt.dbt_helpers import copy_project, marts_by_account, query, run_dbt
+from tests.integration.dbt.dbt_helpers import (
+    copy_project,
+    execute,
+    marts_by_account,
+    query,
+    run_dbt,
+)
 from tests.integration.dbt.test_contracts import SELECT, break_model
 from ticketing_pipeline.sandbox.server import SandboxServer
 
@@ -136,3 +143,28 @@ def test_broken_contract_fails_on_postgres_too(
     run = run_dbt(postgres_built.config, SELECT, tmp_path / "target", project_dir=project)
     assert not run.ok, run.output[-3000:]
     assert "contract" in run.output.lower() and "capacity" in run.output
+
+
+def test_contract_constraints_reject_bad_rows(built: BuiltWarehouse) -> None:
+    # Not-null and non-negative guarantees are constraints of the tables themselves.
+    columns = (
+        "sale_id, platform, account_id, event_id, session_id, order_id, ticket_type_id, "
+        "order_status, quantity, quantity_refunded, currency, gross_amount, discount_amount, "
+        "platform_fee_amount, payment_fee_amount, tax_amount, net_amount, refunded_amount, "
+        "loaded_at"
+    )
+    good = "'x', 'p', 'a', 'e', 's', 'o', 't', 'completed', 1, 0, 'USD', 1, 0, 0, 0, 0, 1, 0"
+    bad_rows = [
+        good.replace(", 1, 0, 'USD'", ", -1, 0, 'USD'"),  # negative quantity
+        good.replace("'USD', 1,", "'USD', -1,"),  # negative gross
+        good.replace("'completed'", "null"),  # no status
+    ]
+    for values in bad_rows:
+        with pytest.raises(sa.exc.DBAPIError, match="(?i)constraint"):
+            execute(
+                built.warehouse,
+                f"insert into marts.ticket_sales ({columns}) values ({values}, current_timestamp)",
+            )
+    sql = "select count(*) as n from marts.ticket_sales where sale_id = 'x'"
+    (row,) = query(built.warehouse, sql)
+    assert row["n"] == 0
