@@ -11,8 +11,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import sqlalchemy as sa
 
+from ticketing_pipeline.dashboard.scope import Grant
 from ticketing_pipeline.warehouse import Warehouse
 
 FIGURES = ("tickets_sold", "tickets_refunded", "gross", "net", "fees", "refunded", "discounts")
@@ -98,3 +100,22 @@ def expected_headline(
         for name in FIGURES:
             figures[name] += line.values[name]
     return {currency: dict(figures) for currency, figures in out.items()}
+
+
+def assert_within(frames: list[pd.DataFrame], grants: tuple[Grant, ...]) -> None:
+    """Every row that names an account/event belongs to one of the grants."""
+    for frame in frames:
+        if "account_id" not in frame.columns or frame.empty:
+            continue
+        for _, row in frame.iterrows():
+            allowed = any(
+                row["platform"] == g.platform
+                and row["account_id"] == g.account_id
+                and (
+                    g.event_ids is None
+                    or "event_id" not in frame.columns
+                    or row["event_id"] in g.event_ids
+                )
+                for g in grants
+            )
+            assert allowed, (list(frame.columns), dict(row))

@@ -7,13 +7,18 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pandas as pd
 import pytest
 
-from tests.unit.dashboard.expected import FIGURES, Line, expected_headline, sales_lines
+from tests.unit.dashboard.expected import (
+    FIGURES,
+    Line,
+    assert_within,
+    expected_headline,
+    sales_lines,
+)
 from tests.unit.dashboard.fixtures import DashboardWorld
 from ticketing_pipeline.dashboard.queries import DashboardQueries, Filters
-from ticketing_pipeline.dashboard.scope import Grant, Scope
+from ticketing_pipeline.dashboard.scope import Scope
 
 pytestmark = pytest.mark.xdist_group("dashboard")
 
@@ -237,25 +242,6 @@ def _all_frames(queries: DashboardQueries, filters: Filters, search: str = "") -
             queries.session_choices(filters),
             queries.accounts(timedelta(hours=6)),
         ]
-
-
-def assert_within(frames: list[pd.DataFrame], grants: tuple[Grant, ...]) -> None:
-    """Every row that names an account/event belongs to one of the grants."""
-    for frame in frames:
-        if "account_id" not in frame.columns or frame.empty:
-            continue
-        for _, row in frame.iterrows():
-            allowed = any(
-                row["platform"] == g.platform
-                and row["account_id"] == g.account_id
-                and (
-                    g.event_ids is None
-                    or "event_id" not in frame.columns
-                    or row["event_id"] in g.event_ids
-                )
-                for g in grants
-            )
-            assert allowed, (list(frame.columns), dict(row))
 
 
 def test_other_accounts_ids_in_filters_reach_nothing(world: DashboardWorld) -> None:

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.dashboard.expected import FIGURES, Line, sales_lines
+from tests.unit.dashboard.expected import FIGURES, Line, assert_within, sales_lines
 from tests.unit.dashboard.fixtures import DashboardWorld
-from tests.unit.dashboard.test_queries import assert_within
 from ticketing_pipeline.dashboard.queries import DashboardQueries, Filters
 from ticketing_pipeline.dashboard.scope import Grant, Scope
 
