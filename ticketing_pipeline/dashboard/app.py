@@ -76,17 +76,16 @@ class Data:
 
 
 def _current_user(users: UsersConfig) -> User | None:
-    """The logged-in user, re-read from the users file on every run: a removed user or a
-    revoked grant takes effect at once, an expired session ends."""
+    """The logged-in user, re-read from the users file on every run: a removed user, a
+    changed password or a revoked grant takes effect at once; an expired session ends."""
     session: LoginSession | None = st.session_state.get(SESSION_KEY)
     if session is None:
         return None
-    config = users.users.get(session.user.username)
-    if not session.is_valid() or config is None:
+    if not session.is_current(users):
         del st.session_state[SESSION_KEY]
         st.session_state["notice"] = "Your session has expired; please log in again."
         return None
-    return user_from_config(session.user.username, config)
+    return user_from_config(session.user.username, users.users[session.user.username])
 
 
 def _login_form(users: UsersConfig) -> None:

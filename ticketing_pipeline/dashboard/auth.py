@@ -107,9 +107,18 @@ class User:
 class LoginSession:
     user: User
     expires_at: datetime
+    # The hash the user logged in with (kept server-side): a password change ends the session.
+    password_hash: str = ""
 
     def is_valid(self, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) < self.expires_at
+
+    def is_current(self, users: UsersConfig, now: datetime | None = None) -> bool:
+        """Not expired, and the user still exists with the same password."""
+        config = users.users.get(self.user.username)
+        return (
+            self.is_valid(now) and config is not None and config.password_hash == self.password_hash
+        )
 
 
 def hash_password(password: str) -> str:
@@ -170,7 +179,8 @@ def authenticate(users: UsersConfig, username: str, password: str) -> User | Non
 
 def start_session(user: User, users: UsersConfig, now: datetime | None = None) -> LoginSession:
     now = now or datetime.now(UTC)
-    return LoginSession(user, now + timedelta(minutes=users.session_ttl_minutes))
+    expires_at = now + timedelta(minutes=users.session_ttl_minutes)
+    return LoginSession(user, expires_at, users.users[user.username].password_hash)
 
 
 class LoginThrottle:

@@ -14,7 +14,7 @@ from tests.unit.dashboard.expected import expected_headline, sales_lines
 from tests.unit.dashboard.fixtures import PASSWORDS, DashboardWorld, users_toml
 from ticketing_pipeline.config import CONFIG_ENV
 from ticketing_pipeline.dashboard.app import SESSION_KEY
-from ticketing_pipeline.dashboard.auth import LOGIN_FAILED, USERS_ENV, LoginSession
+from ticketing_pipeline.dashboard.auth import LOGIN_FAILED, USERS_ENV, LoginSession, hash_password
 from ticketing_pipeline.dashboard.queries import account_key
 from ticketing_pipeline.dashboard.run import APP_PATH
 
@@ -131,7 +131,9 @@ def test_expired_session_asks_to_log_in_again(app: AppTest) -> None:
     _login(app, "sydney")
     assert app.metric
     session: LoginSession = app.session_state[SESSION_KEY]
-    expired = LoginSession(session.user, datetime.now(UTC) - timedelta(seconds=1))
+    expired = LoginSession(
+        session.user, datetime.now(UTC) - timedelta(seconds=1), session.password_hash
+    )
     app.session_state[SESSION_KEY] = expired
     app.run()
     assert not app.metric
@@ -173,3 +175,40 @@ def test_admin_is_told_about_stale_accounts(
     at.run()
     _login(at, "sydney")
     assert not [w for w in at.warning if "stale" in w.value]
+
+
+def test_users_file_changes_apply_to_open_sessions(
+    world: DashboardWorld, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    users = tmp_path / "users.toml"
+    original = world.users_path.read_text()
+    users.write_text(original)
+    monkeypatch.setenv(CONFIG_ENV, str(world.config_path))
+    monkeypatch.setenv(USERS_ENV, str(users))
+    at = AppTest.from_file(str(APP_PATH), default_timeout=60)
+    at.run()
+    _login(at, "newyork")
+    assert [m.label for m in at.metric if m.label.startswith("Gross")] == ["Gross (USD)"]
+    # The grant moves to the Sydney account: the open session follows the file.
+    sydney_platform, sydney_account = world.accounts.sydney
+    moved = original.replace(
+        f'account_id = "{world.accounts.newyork[1]}"\nevents = ["{world.accounts.newyork_event}"]',
+        f'account_id = "{sydney_account}"',
+    ).replace(
+        f'platform = "{world.accounts.newyork[0]}"\naccount_id = "{sydney_account}"',
+        f'platform = "{sydney_platform}"\naccount_id = "{sydney_account}"',
+    )
+    assert moved != original
+    users.write_text(moved)
+    at.run()
+    assert [m.label for m in at.metric if m.label.startswith("Gross")] == ["Gross (AUD)"]
+    # A new password ends the session.
+    users.write_text(moved.replace(_hash_of(moved, "newyork"), hash_password("new password")))
+    at.run()
+    assert not at.metric and any("expired" in info.value for info in at.info)
+
+
+def _hash_of(toml_text: str, username: str) -> str:
+    import tomllib
+
+    return tomllib.loads(toml_text)["users"][username]["password_hash"]

@@ -131,6 +131,20 @@ def test_session_expires(users: UsersConfig) -> None:
     session = start_session(user, users, now=now)
     assert session.is_valid(now + timedelta(minutes=29))
     assert not session.is_valid(now + timedelta(minutes=30, seconds=1))
+    assert session.is_current(users, now + timedelta(minutes=1))
+    reset = users.model_copy(
+        update={
+            "users": {
+                **users.users,
+                "sam": users.users["sam"].model_copy(
+                    update={"password_hash": hash_password("new")}
+                ),
+            }
+        }
+    )
+    assert not session.is_current(reset, now + timedelta(minutes=1))  # password changed
+    removed = users.model_copy(update={"users": {"ada": users.users["ada"]}})
+    assert not session.is_current(removed, now + timedelta(minutes=1))  # user removed
     fresh = login(users, LoginThrottle(), "  sam ", "sam-pw")
     assert fresh is not None and fresh.is_valid()
 
