@@ -10,7 +10,8 @@
   a daily schedule runs a full ``dbt build``.
 - dbt runs in the ``warehouse_writer`` pool with the ingest: DuckDB allows a single writer.
 - The manifest is prepared at build/dev time (``prepare_dbt_manifest()``, or ``dagster dev``
-  through ``prepare_if_dev``), so loading definitions in production does not run ``dbt parse``.
+  through ``prepare_if_dev``), so loading definitions in production does not run ``dbt parse``;
+  only a manifest missing or older than the project's files is re-parsed at load.
 """
 
 import json
@@ -39,13 +40,14 @@ from ticketing_pipeline.dbt_profile import (
     dbt_profile_environment,
     dbt_target,
 )
+from ticketing_pipeline.defs.ingest import WAREHOUSE_WRITER_POOL
 from ticketing_pipeline.defs.transform_checks import build_mart_checks
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse, WarehouseKind
 
 log = logging.getLogger(__name__)
 
-# The same pool as the ingest assets (defs/ingest.py): one writer of the warehouse at a time.
-WAREHOUSE_WRITER_POOL = "warehouse_writer"
+# dbt runs in the ingest's WAREHOUSE_WRITER_POOL: one writer of the warehouse at a time.
+
 DBT_RESOURCE_KEY = "dbt"
 DBT_ASSETS_NAME = "ticketing_dbt"
 FULL_BUILD_JOB = "dbt_full_build"
