@@ -47,7 +47,6 @@ from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse, WarehouseKind
 log = logging.getLogger(__name__)
 
 # dbt runs in the ingest's WAREHOUSE_WRITER_POOL: one writer of the warehouse at a time.
-
 DBT_RESOURCE_KEY = "dbt"
 DBT_ASSETS_NAME = "ticketing_dbt"
 FULL_BUILD_JOB = "dbt_full_build"
