@@ -8,12 +8,15 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from tests.integration.asgi_thread import serve_in_thread
+from tests.integration.dbt.dbt_helpers import expected_from_sandbox, marts_by_account, run_dbt
 from tests.integration.ingest_helpers import config_for, expected_facts, staging_facts
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.ingest import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
+from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
 
@@ -116,3 +119,66 @@ def test_changes_reach_staging_through_webhooks_exactly_once(
 
         # Without any API sync since the changes, staging equals the sandbox's truth.
         assert facts(staging_facts(config)) == facts(expected_facts(sandbox))
+
+
+def test_webhook_changes_reach_ticket_sales_once_with_correct_amounts(
+    tmp_path: Path, monkeypatch
+) -> None:
+    spec = SandboxSpec(seed=22, orders=400, eventbrite_orgs=1, eventbrite_second_token_orgs=0)
+    with SandboxServer(spec) as sandbox:
+        config = config_for(sandbox, tmp_path, monkeypatch, skip_events_ended_days=None)
+        config, tokens, secrets = with_webhook_secrets(config, monkeypatch)
+        assert all(r.ok for r in sync_accounts(config))
+        defs = build_definitions(config)
+        # New orders, updates and refunds: placed, updated and refunded in the sandbox.
+        summary = sandbox.dataset.mutate(fraction=0.2, seed=8)
+        assert summary.counts.get("new") and summary.counts.get("refund")
+        landing = LandingArea.for_data_dir(config.data_dir)
+        with (
+            serve_in_thread(create_app(config, landing)) as url,
+            WebhookSender(
+                sandbox.dataset,
+                url,
+                tokens,
+                secrets,
+                eventbrite_api_base=sandbox.eventbrite_base_url,
+                seed=2,
+                duplicate_rate=0.5,
+                shuffle=True,
+            ) as sender,
+        ):
+            assert sender.send_pending().failed == []
+        with dg.instance_for_test() as instance:
+            assert run_sensor_and_loads(defs, instance) >= 1
+        build = run_dbt(
+            config,
+            ["build", "--exclude-resource-type", "unit_test"],
+            tmp_path / "dbt_target",
+        )
+        assert build.ok, build.output[-3000:]
+
+        expected = expected_from_sandbox(sandbox.dataset)
+        marts = marts_by_account(resolve_warehouse(config))
+        for key, want in expected.items():
+            [money] = marts[key]["money"].values()
+            assert money["currency"] == want.currency
+            assert (money["gross"], money["refunded"], money["tickets"]) == (
+                want.gross,
+                want.refunded,
+                want.tickets,
+            ), key
+            assert marts[key]["statuses"] == +want.orders_by_status, key
+        engine = resolve_warehouse(config).engine()
+        try:
+            with engine.connect() as connection:
+                total, distinct, via_webhook = connection.execute(
+                    sa.text(
+                        "select count(*), count(distinct sale_id), "
+                        "sum(case when ingested_via = 'webhook' then 1 else 0 end) "
+                        "from marts.ticket_sales"
+                    )
+                ).one()
+        finally:
+            engine.dispose()
+        assert total == distinct  # exactly once: no sale counted twice
+        assert via_webhook > 0
