@@ -28,6 +28,7 @@ from ticketing_pipeline.sources.common import (
 )
 from ticketing_pipeline.sources.http import PlatformClient
 from ticketing_pipeline.sources.humanitix import tables
+from ticketing_pipeline.sources.shaping import TableShape
 
 PAGE_SIZE = 100  # the API's maximum
 
@@ -127,39 +128,28 @@ def humanitix_source(
             if still_active(event, since):
                 yield from pages(f"/events/{event['_id']}/{entity}", entity, params)
 
-    @dlt.transformer(
-        data_from=event_pages,
-        name="orders",
-        write_disposition="merge",
-        primary_key=tables.ORDERS.primary_key,
-    )
-    def orders(
-        page: list[dict[str, Any]],
-        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "updated_at", lag=lag
-        ),
-    ) -> Iterator[pa.Table]:
-        since = updated_at.start_value
-        yield from batched_tables(
-            changed_per_event(page, "orders", since), tables.ORDERS, account_id
-        )
+    def changed_per_event_table(entity: str, shape: TableShape) -> Any:
+        """Orders or tickets: per active event, those changed since the cursor (minus lag)."""
 
-    @dlt.transformer(
-        data_from=event_pages,
-        name="tickets",
-        write_disposition="merge",
-        primary_key=tables.TICKETS.primary_key,
-    )
-    def tickets(
-        page: list[dict[str, Any]],
-        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "updated_at", lag=lag
-        ),
-    ) -> Iterator[pa.Table]:
-        since = updated_at.start_value
-        yield from batched_tables(
-            changed_per_event(page, "tickets", since), tables.TICKETS, account_id
+        @dlt.transformer(
+            data_from=event_pages,
+            name=entity,
+            write_disposition="merge",
+            primary_key=shape.primary_key,
         )
+        def changed(
+            page: list[dict[str, Any]],
+            updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+                "updated_at", lag=lag
+            ),
+        ) -> Iterator[pa.Table]:
+            since = updated_at.start_value
+            yield from batched_tables(changed_per_event(page, entity, since), shape, account_id)
+
+        return changed
+
+    orders = changed_per_event_table("orders", tables.ORDERS)
+    tickets = changed_per_event_table("tickets", tables.TICKETS)
 
     @dlt.resource(name="tags", write_disposition="merge", primary_key=tables.TAGS.primary_key)
     def tags() -> Iterator[pa.Table]:
