@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -106,14 +107,15 @@ def _login_form(users: UsersConfig) -> None:
 
 
 def _money(value: Any) -> str:
-    return f"{float(value):,.2f}"
+    return f"{Decimal(value):,.2f}"  # exact: no float rounding of the warehouse's decimals
 
 
 def _sidebar_filters(user: User, data: Data) -> Filters:
     sidebar = st.sidebar
     sidebar.markdown(f"**{user.display_name}** · {user.role.value}")
     if sidebar.button("Log out", key="logout"):
-        st.session_state.pop(SESSION_KEY, None)
+        # Everything goes, filters included: the next user of this tab starts clean.
+        st.session_state.clear()
         st.rerun()
     first, last = data.sales_date_range()
     period: Any = ()
