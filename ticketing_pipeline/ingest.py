@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import dlt
 import sqlalchemy as sa
 from dlt.common.pipeline import LoadInfo
 from dlt.extract.source import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
 from ticketing_pipeline.config import AccountConfig, Platform, ProjectConfig, SyncConfig
@@ -124,27 +126,64 @@ def record_sync(
         rows = sum(n for table, n in counts.items() if not table.startswith("_dlt"))
     engine = warehouse.engine()
     try:
-        with engine.begin() as connection:
-            connection.execute(sa.schema.CreateSchema(SYNC_LOG_SCHEMA, if_not_exists=True))
-            table = _sync_log(sa.MetaData())
-            table.create(connection, checkfirst=True)
-            connection.execute(
-                table.insert().values(
-                    platform=account.platform.value,
-                    account_id=account.account_id,
-                    pipeline_name=pipeline_name(account),
-                    status="failed" if error else "succeeded",
-                    finished_at=datetime.now(UTC),
-                    rows_loaded=rows,
-                    error=error,
-                )
-            )
+        retry_while_locked(lambda: _append_sync_log(engine, account, rows, error))
     finally:
         engine.dispose()
 
 
+def _append_sync_log(
+    engine: sa.Engine, account: AccountConfig, rows: int, error: str | None
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.schema.CreateSchema(SYNC_LOG_SCHEMA, if_not_exists=True))
+        table = _sync_log(sa.MetaData())
+        table.create(connection, checkfirst=True)
+        connection.execute(
+            table.insert().values(
+                platform=account.platform.value,
+                account_id=account.account_id,
+                pipeline_name=pipeline_name(account),
+                status="failed" if error else "succeeded",
+                finished_at=datetime.now(UTC),
+                rows_loaded=rows,
+                error=error,
+            )
+        )
+
+
+# DuckDB lets no writer in while another process (the dashboard, a query) holds the file.
+LOCK_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+T = TypeVar("T")
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    text = str(error)
+    return "Could not set lock on file" in text or "Conflicting lock is held" in text
+
+
+def retry_while_locked(action: Callable[[], T]) -> T:
+    """Run ``action``, retrying while DuckDB reports the file locked by another process."""
+    for delay in (*LOCK_RETRY_DELAYS, None):
+        try:
+            return action()
+        except Exception as error:
+            if delay is None or not is_lock_conflict(error):
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 def run_pipeline(pipeline: Pipeline, source: DltSource, warehouse: Warehouse) -> LoadInfo:
-    info = pipeline.run(source, loader_file_format=loader_file_format(warehouse))
+    """Extract, normalize and load; a warehouse locked by a reader delays the run, never loses
+    it: before extraction the whole run is retried, after it the extracted package is loaded."""
+    try:
+        info = retry_while_locked(
+            lambda: pipeline.run(source, loader_file_format=loader_file_format(warehouse))
+        )
+    except PipelineStepFailed as error:
+        if error.step != "load" or not is_lock_conflict(error):
+            raise
+        info = retry_while_locked(pipeline.load)
     info.raise_on_failed_jobs()
     return info
 
