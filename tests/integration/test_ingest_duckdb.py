@@ -43,3 +43,25 @@ def test_full_then_incremental_load_equals_truth(server, tmp_path: Path, monkeyp
     assert all(r.ok for r in results)
     assert_staging_equals_truth(config, server)
     assert_no_duplicate_keys(config)
+
+
+def test_accounts_with_more_events_than_one_page(tmp_path: Path, monkeypatch) -> None:
+    # Humanitix pages events by 100: a second page of events must not lose any of its orders
+    # (dlt moves a transformer's cursor between the items it receives).
+    spec = SandboxSpec(
+        seed=3,
+        orders=1_500,
+        humanitix_accounts=1,
+        eventbrite_orgs=1,
+        eventbrite_second_token_orgs=0,
+        events_per_account=130,
+    )
+    with SandboxServer(spec) as server:
+        assert sum(1 for _ in server.dataset.hx_events) > 100
+        config = config_for(server, tmp_path, monkeypatch, skip_events_ended_days=None)
+        assert all(r.ok for r in sync_accounts(config))
+        assert_staging_equals_truth(config, server)
+        server.dataset.mutate(fraction=0.1, seed=5)
+        assert all(r.ok for r in sync_accounts(config))
+        assert_staging_equals_truth(config, server)
+        assert_no_duplicate_keys(config)

@@ -77,12 +77,14 @@ def eventbrite_source(
     def event_pages() -> Iterator[list[dict[str, Any]]]:
         path, params = f"/organizations/{org_id}/events/", {"status": "all", "expand": "venue"}
         # Occurrences and single events: each is a session.
-        yield from pages(path, "events", params)
+        events = [event for page in pages(path, "events", params) for event in page]
         # With show_series_parent the API lists each series' parent *instead of* its
         # occurrences, so the parents (the series themselves) take a second listing.
         for page in pages(path, "events", {**params, "show_series_parent": "true"}):
-            if parents := [event for event in page if event.get("is_series_parent")]:
-                yield parents
+            events += [event for event in page if event.get("is_series_parent")]
+        # ONE item: dlt advances a transformer's incremental cursor between the items it
+        # receives, which would filter out older rows of a later item.
+        yield events
 
     @dlt.transformer(
         data_from=event_pages,
@@ -90,7 +92,13 @@ def eventbrite_source(
         write_disposition="merge",
         primary_key=tables.EVENTS.primary_key,
     )
-    def events(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    def events(
+        page: list[dict[str, Any]],
+        # Unchanged events are not merged again: an incremental sync writes what changed.
+        changed: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "changed", lag=float(sync.lookback_seconds), on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[pa.Table]:
         yield tables.EVENTS.to_arrow(page, org_id)
 
     @dlt.transformer(

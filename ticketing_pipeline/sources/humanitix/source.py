@@ -91,7 +91,10 @@ def humanitix_source(
 
     @dlt.resource(name="event_pages", selected=False)
     def event_pages() -> Iterator[list[dict[str, Any]]]:
-        yield from pages("/events", "events")
+        # All events as ONE item: dlt advances a transformer's incremental cursor between the
+        # items it receives, so a second page of events would have its older orders filtered
+        # out. An account's events are few (hundreds), unlike its orders.
+        yield [event for page in pages("/events", "events") for event in page]
 
     @dlt.transformer(
         data_from=event_pages,
@@ -99,7 +102,13 @@ def humanitix_source(
         write_disposition="merge",
         primary_key=tables.EVENTS.primary_key,
     )
-    def events(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    def events(
+        page: list[dict[str, Any]],
+        # Unchanged events are not merged again: an incremental sync writes what changed.
+        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "updated_at", lag=lag, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[pa.Table]:
         yield tables.EVENTS.to_arrow(page, account_id)
 
     @dlt.transformer(
@@ -108,7 +117,12 @@ def humanitix_source(
         write_disposition="merge",
         primary_key=tables.EVENT_DATES.primary_key,
     )
-    def event_dates(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    def event_dates(
+        page: list[dict[str, Any]],
+        event_updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "event_updated_at", lag=lag, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[pa.Table]:
         yield tables.EVENT_DATES.to_arrow(tables.event_date_rows(page), account_id)
 
     @dlt.transformer(
@@ -117,7 +131,12 @@ def humanitix_source(
         write_disposition="merge",
         primary_key=tables.TICKET_TYPES.primary_key,
     )
-    def ticket_types(page: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    def ticket_types(
+        page: list[dict[str, Any]],
+        event_updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            "event_updated_at", lag=lag, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[pa.Table]:
         yield tables.TICKET_TYPES.to_arrow(tables.ticket_type_rows(page), account_id)
 
     def changed_per_event(
