@@ -27,6 +27,67 @@ from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.server import SandboxServer
 
 
+class RemoteSandbox:
+    """The sandbox in its own process, as a real API is: its CPU is not this process's GIL."""
+
+    def __init__(self, spec: SandboxSpec, dataset) -> None:
+        import multiprocessing
+        import socket
+
+        from ticketing_pipeline.sandbox.server import serve
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.humanitix_base_url = f"{self.url}/humanitix/v1"
+        self.eventbrite_base_url = f"{self.url}/eventbrite/v3"
+        self.dataset = dataset  # the same deterministic data, generated here for its truth
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(spec,), kwargs={"host": "127.0.0.1", "port": port}, daemon=True
+        )
+
+    def __enter__(self) -> RemoteSandbox:
+        self.process.start()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/_sandbox/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        raise RuntimeError("the sandbox process did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join(timeout=10)
+
+    def reset_stats(self) -> None:
+        requests.post(f"{self.url}/_sandbox/stats/reset", timeout=10).raise_for_status()
+
+    def calls(self) -> int:
+        return requests.get(f"{self.url}/_sandbox/stats", timeout=10).json()["total"]
+
+    def mutate(self, fraction: float) -> None:
+        response = requests.post(
+            f"{self.url}/_sandbox/mutate", json={"fraction": fraction, "seed": 1}, timeout=600
+        )
+        response.raise_for_status()
+
+
+class LocalSandbox(SandboxServer):
+    """The sandbox in a thread of this process (the default: simplest, shares the GIL)."""
+
+    def reset_stats(self) -> None:
+        self.stats.reset()
+
+    def calls(self) -> int:
+        return self.stats.count()
+
+    def mutate(self, fraction: float) -> None:
+        self.dataset.mutate(fraction=fraction, seed=1)
+
+
 def fetch_floor(server: SandboxServer, out: Path) -> int:
     """Fetch the same pages as the sources with a bare client; write bodies; return calls."""
     session = requests.Session()
@@ -104,46 +165,52 @@ def load_floor(folder: Path) -> None:
     connection.close()
 
 
-def run(size: int, keep: bool) -> None:
+def run(size: int, keep: bool, sandbox_process: bool) -> None:
     started = time.perf_counter()
-    dataset = generate(SandboxSpec(seed=7, orders=size))
+    spec = SandboxSpec(seed=7, orders=size)
+    dataset = generate(spec)
     generated = time.perf_counter() - started
     truth = dataset.truth().values()
     orders = sum(t.orders for t in truth)
     tickets = sum(t.tickets for t in truth)
     work = Path(tempfile.mkdtemp(prefix=f"bench_ingest_{size}_"))
-    with SandboxServer(dataset) as server:
+    sandbox = RemoteSandbox(spec, dataset) if sandbox_process else LocalSandbox(dataset)
+    with sandbox as server:
         accounts, environment = sandbox_accounts(
             dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
         )
         os.environ.update(environment)
         config = sandbox_project_config(accounts, work / "data")
 
-        server.stats.reset()
+        server.reset_stats()
         started = time.perf_counter()
         results = sync_accounts(config)
         full = time.perf_counter() - started
-        full_calls = server.stats.count()
+        full_calls = server.calls()
         assert all(r.ok for r in results), [r.error for r in results]
 
         floor_dir = work / "floor"
         floor_dir.mkdir()
-        server.stats.reset()
+        server.reset_stats()
         started = time.perf_counter()
         floor_calls = fetch_floor(server, floor_dir)
         fetched = time.perf_counter() - started
         load_floor(floor_dir)
         floor = time.perf_counter() - started
 
-        dataset.mutate(fraction=0.01, seed=1)
-        server.stats.reset()
+        server.mutate(0.01)
+        server.reset_stats()
         started = time.perf_counter()
         results = sync_accounts(config)
         incremental = time.perf_counter() - started
-        incremental_calls = server.stats.count()
+        incremental_calls = server.calls()
         assert all(r.ok for r in results), [r.error for r in results]
 
-    print(f"\n== {size:,} sandbox orders ({orders:,} orders, {tickets:,} tickets/attendees) ==")
+    where = "its own process" if sandbox_process else "a thread of this process"
+    print(
+        f"\n== {size:,} sandbox orders ({orders:,} orders, {tickets:,} tickets/attendees), "
+        f"sandbox in {where} =="
+    )
     print(f"sandbox generation              {generated:8.1f} s")
     print(
         f"full backfill (dlt -> DuckDB)   {full:8.1f} s  {orders / full:9,.0f} orders/s "
@@ -168,9 +235,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    parser.add_argument(
+        "--sandbox-process",
+        action="store_true",
+        help="run the sandbox in its own process, as a remote API is (default: a thread)",
+    )
     args = parser.parse_args()
     for size in args.sizes:
-        run(size, args.keep)
+        run(size, args.keep, args.sandbox_process)
 
 
 if __name__ == "__main__":
