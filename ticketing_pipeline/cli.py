@@ -121,9 +121,41 @@ def demo(
         config = sandbox_project_config(accounts, data_dir, warehouse)
         (data_dir / "ticketing.toml").write_text(render_toml(config))
         ok = _sync_and_report(config)
+    if ok:
+        _build_marts_and_report(config)
     console.print(f"Config of this demo: {data_dir / 'ticketing.toml'}")
     if not ok:
         raise typer.Exit(1)
+
+
+def _build_marts_and_report(config: ProjectConfig) -> None:
+    from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD, DbtCommandError, run_dbt
+    from ticketing_pipeline.reports import summarize_sales
+    from ticketing_pipeline.warehouse import resolve_warehouse
+
+    try:
+        with _step("Building the marts with dbt (models and data tests)"):
+            run_dbt(config, PRODUCTION_BUILD, config.data_dir / "dbt_target")
+    except DbtCommandError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    table = Table(title="marts.ticket_sales (per account and currency; never summed across them)")
+    for column in ("platform", "account", "currency"):
+        table.add_column(column, no_wrap=True)
+    for column in ("orders", "tickets sold", "gross", "refunded", "net"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for s in summarize_sales(resolve_warehouse(config)):
+        table.add_row(
+            s.platform,
+            s.account_id,
+            s.currency,
+            f"{s.orders:,}",
+            f"{s.tickets_sold:,}",
+            f"{s.gross:,.2f}",
+            f"{s.refunded:,.2f}",
+            f"{s.net:,.2f}",
+        )
+    console.print(table)
 
 
 @app.command()

@@ -84,3 +84,43 @@ def summarize_raw(warehouse: Warehouse) -> list[AccountSummary]:
     finally:
         engine.dispose()
     return sorted(summaries.values(), key=lambda s: (s.platform, s.account_id))
+
+
+@dataclass
+class SalesSummary:
+    platform: str
+    account_id: str
+    currency: str
+    orders: int
+    tickets_sold: int
+    gross: Decimal
+    refunded: Decimal
+    net: Decimal
+
+
+def summarize_sales(warehouse: Warehouse) -> list[SalesSummary]:
+    """Per account and currency, from the ``marts.ticket_sales`` mart dbt built."""
+    query = sa.text(
+        "select platform, account_id, currency, count(distinct order_id), "
+        "sum(quantity - quantity_refunded), sum(gross_amount), sum(refunded_amount), "
+        "sum(net_amount) from marts.ticket_sales group by 1, 2, 3 order by 1, 2, 3"
+    )
+    engine = warehouse.engine(read_only=True)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
+    finally:
+        engine.dispose()
+    return [
+        SalesSummary(
+            platform,
+            account,
+            currency,
+            int(orders),
+            int(sold or 0),
+            Decimal(gross or 0),
+            Decimal(refunded or 0),
+            Decimal(net or 0),
+        )
+        for platform, account, currency, orders, sold, gross, refunded, net in rows
+    ]

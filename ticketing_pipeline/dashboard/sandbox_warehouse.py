@@ -7,20 +7,16 @@ are the ones production builds.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ticketing_pipeline import dbt_cli
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
-from ticketing_pipeline.defs.transform import dbt_executable, dbt_vars
 from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.ingest import sync_accounts
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.warehouse import resolve_warehouse
 
 
 class BuildError(RuntimeError):
@@ -72,28 +68,8 @@ def build_sandbox_warehouse(
 
 
 def run_dbt(config: ProjectConfig, args: list[str], target_path: Path) -> str:
-    """Run the dbt CLI on the config's warehouse (own target path: parallel runs never share
-    artifacts); returns the output, raises BuildError on failure."""
-    command = [
-        dbt_executable(),
-        "--no-use-colors",
-        *args,
-        "--vars",
-        json.dumps(dbt_vars(config)),
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(target_path),
-    ]
-    env = dbt_subprocess_env(resolve_warehouse(config), threads=4)
-    done = subprocess.run(
-        command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=3600
-    )
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise BuildError(f"dbt {' '.join(args)} failed:\n{output[-4000:]}")
-    return output
+    """``dbt <args>`` on the config's warehouse (see ``ticketing_pipeline.dbt_cli``)."""
+    try:
+        return dbt_cli.run_dbt(config, args, target_path)
+    except dbt_cli.DbtCommandError as error:
+        raise BuildError(str(error)) from error
