@@ -202,14 +202,6 @@ def dbt_accounts(config: ProjectConfig) -> list[dict[str, Any]]:
     ]
 
 
-def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
-    """The same accounts as ``--vars`` (read when TICKETING_DBT_ACCOUNTS is not set).
-
-    Prefer :func:`dbt_env`: changing ``--vars`` makes dbt re-parse the whole project.
-    """
-    return {"ticketing_accounts": dbt_accounts(config)}
-
-
 def dbt_env(config: ProjectConfig) -> dict[str, str]:
     """Environment (besides the profile's) for every dbt invocation.
 

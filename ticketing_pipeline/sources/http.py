@@ -89,7 +89,6 @@ class PlatformClient(RESTClient):
             headers={"Accept": "application/json", "User-Agent": "ticketing-pipeline/0.1"},
         )
         self.account = account
-        self.calls = 0
 
     def _send_request(self, request: Request, **kwargs: Any) -> Response:
         try:
@@ -104,7 +103,6 @@ class PlatformClient(RESTClient):
                 error.response.url,
                 _error_message(error.response),
             ) from error
-        self.calls += 1
         if response.status_code >= 400:
             raise PlatformAPIError(
                 self.account, response.status_code, response.url, _error_message(response)
