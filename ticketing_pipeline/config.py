@@ -148,11 +148,29 @@ class WarehouseConfig(BaseModel):
     url: str = "duckdb:///warehouse.duckdb"
 
 
+class WebhooksConfig(BaseModel):
+    """Where platforms reach the webhook receiver (``ticketing webhooks register`` uses it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The receiver's public base URL as the platforms see it (behind your HTTPS proxy), without
+    # the /webhooks/... path: e.g. "https://hooks.example.com".
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _valid_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
+            raise ValueError(f"public_url '{value}' must be an http(s) URL without query")
+        return value.rstrip("/") if value else value
+
+
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     warehouse: WarehouseConfig = WarehouseConfig()
     sync: SyncConfig = SyncConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     accounts: list[AccountConfig] = []
     data_dir: Path = Path("data")
 
