@@ -11,20 +11,18 @@ from dagster_dlt import DagsterDltResource
 
 from ticketing_pipeline.config import ProjectConfig, load_config
 from ticketing_pipeline.defs.ingest import build_ingest_defs
-from ticketing_pipeline.defs.transform import apply_freshness_policies, build_transform_defs
+from ticketing_pipeline.defs.transform import build_transform_defs
 from ticketing_pipeline.defs.webhooks import build_webhook_defs
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 
 def build_definitions(config: ProjectConfig) -> dg.Definitions:
     warehouse = resolve_warehouse(config)
-    return apply_freshness_policies(
-        dg.Definitions.merge(
-            build_ingest_defs(config, warehouse),
-            build_webhook_defs(config, warehouse),
-            build_transform_defs(config, warehouse),
-            dg.Definitions(resources={"dlt": DagsterDltResource()}),
-        )
+    return dg.Definitions.merge(
+        build_ingest_defs(config, warehouse),
+        build_webhook_defs(config, warehouse),
+        build_transform_defs(config, warehouse),
+        dg.Definitions(resources={"dlt": DagsterDltResource()}),
     )
 
 

@@ -8,6 +8,7 @@ the dbt models downstream join the same lineage graph.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -27,6 +28,11 @@ from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
 # Dagster pool that serializes every writer of the warehouse: DuckDB allows one writer at a time.
 WAREHOUSE_WRITER_POOL = "warehouse_writer"
 
+# Raw tables sync every 15 minutes: warn after an hour without a load, fail after six.
+RAW_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=6), warn_window=timedelta(hours=1)
+)
+
 TABLE_DESCRIPTIONS = {
     "events": "Events as the platform reports them (one row per event).",
     "event_dates": "Humanitix event dates: each is a session; its id is orders' eventDateId.",
@@ -42,7 +48,7 @@ TABLE_DESCRIPTIONS = {
 
 
 class RawTableTranslator(DagsterDltTranslator):
-    """Keys ``raw_<platform>/<table>``, grouped per platform."""
+    """Keys ``raw_<platform>/<table>``, grouped per platform, with the raw freshness policy."""
 
     def __init__(self, platform: Platform, warehouse: Warehouse) -> None:
         self.platform = platform
@@ -58,6 +64,7 @@ class RawTableTranslator(DagsterDltTranslator):
             group_name=f"raw_{self.platform.value}",
             kinds={"dlt", self.warehouse.kind.value, self.platform.value},
             description=TABLE_DESCRIPTIONS.get(table, f"{self.platform.value} {table}"),
+            freshness_policy=RAW_FRESHNESS,
         )
 
 
@@ -81,13 +88,19 @@ def build_ingest_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definit
         job = dg.define_asset_job(
             f"{platform.value}_ingest_job",
             selection=dg.AssetSelection.assets(platform_assets),
-            partitions_def=platform_assets.partitions_def,
             description=f"Sync {platform.value} accounts into raw_{platform.value}.",
         )
         assets.append(platform_assets)
         jobs.append(job)
         schedules += _schedules(config, platform, job, platform_assets.op.name)
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)
+
+
+def tick_run_key(context: dg.ScheduleEvaluationContext, account_id: str) -> str:
+    """One run per account partition and tick: Dagster refuses a schedule's several run
+    requests without run keys, and dedupes on them when a tick is retried after a crash."""
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    return f"{account_id}@{tick.astimezone(UTC).isoformat()}"
 
 
 def _schedules(
@@ -105,7 +118,11 @@ def _schedules(
     )
     def incremental(context: dg.ScheduleEvaluationContext):
         for account_id in account_ids:
-            yield dg.RunRequest(partition_key=account_id, tags={"sync": "incremental"})
+            yield dg.RunRequest(
+                run_key=tick_run_key(context, account_id),
+                partition_key=account_id,
+                tags={"sync": "incremental"},
+            )
 
     @dg.schedule(
         name=f"{platform.value}_daily_lookback_sync",
@@ -117,7 +134,10 @@ def _schedules(
     def daily_lookback(context: dg.ScheduleEvaluationContext):
         for account_id in account_ids:
             yield dg.RunRequest(
-                partition_key=account_id, run_config=lookback, tags={"sync": "lookback"}
+                run_key=tick_run_key(context, account_id),
+                partition_key=account_id,
+                run_config=lookback,
+                tags={"sync": "lookback"},
             )
 
     return [incremental, daily_lookback]

@@ -40,9 +40,12 @@ from ticketing_pipeline.dbt_profile import (
     dbt_profile_environment,
     dbt_target,
 )
-from ticketing_pipeline.defs.ingest import WAREHOUSE_WRITER_POOL
+from ticketing_pipeline.defs.ingest import (  # RAW_FRESHNESS: re-exported; raw assets set it
+    RAW_FRESHNESS,  # noqa: F401
+    WAREHOUSE_WRITER_POOL,
+)
 from ticketing_pipeline.defs.transform_checks import build_mart_checks
-from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse, WarehouseKind
+from ticketing_pipeline.warehouse import Warehouse, WarehouseKind
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,6 @@ AUTOMATION_SENSOR = "dbt_automation_sensor"
 PRODUCTION_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 
 MART_SCHEMA = "marts"
-# Raw tables sync every 15 minutes: warn after an hour without a load, fail after six.
-RAW_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=6), warn_window=timedelta(hours=1)
-)
 # Marts rebuild after every load and at least daily (the full-build schedule).
 MART_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=26), warn_window=timedelta(hours=2)
@@ -270,22 +269,3 @@ def build_transform_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Defi
             )
         },
     )
-
-
-def is_raw_asset(key: dg.AssetKey) -> bool:
-    return bool(key.path) and key.path[0] in RAW_SCHEMAS.values()
-
-
-def apply_freshness_policies(defs: dg.Definitions) -> dg.Definitions:
-    """Freshness policies on the raw (ingest) assets, which this module does not define.
-
-    Call on the merged definitions: ``apply_freshness_policies(Definitions.merge(ingest,
-    transform))``; marts already carry theirs.
-    """
-
-    def with_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
-        if is_raw_asset(spec.key) and spec.freshness_policy is None:
-            return spec.replace_attributes(freshness_policy=RAW_FRESHNESS)
-        return spec
-
-    return defs.map_asset_specs(func=with_policy)
