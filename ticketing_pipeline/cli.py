@@ -19,6 +19,8 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="The local fake of both pla
 app.add_typer(sandbox_app, name="sandbox")
 webhooks_app = typer.Typer(no_args_is_help=True, help="The webhook receiver.")
 app.add_typer(webhooks_app, name="webhooks")
+gigs_app = typer.Typer(no_args_is_help=True, help="The public Gigs feed over session_complete.")
+app.add_typer(gigs_app, name="gigs")
 console = Console()
 
 ConfigOption = Annotated[
@@ -245,7 +247,7 @@ def sandbox_serve(
 def webhooks_serve(
     config_path: ConfigOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8780,
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8787,
     workers: Annotated[int, typer.Option(help="Receiver processes")] = 1,
 ) -> None:
     """Receive platform webhooks and land them durably for the Dagster sensor."""
@@ -257,6 +259,21 @@ def webhooks_serve(
     except ConfigError as error:
         console.print(f"[red]Refusing to start:[/red] {error}")
         raise typer.Exit(2) from error
+
+
+@gigs_app.command("serve")
+def gigs_serve(
+    config_path: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8790,
+    refresh_seconds: Annotated[
+        float, typer.Option(help="How often the feed re-reads the mart")
+    ] = 30.0,
+) -> None:
+    """Serve upcoming published sessions as a public JSON API, .ics calendars and an example page."""
+    from ticketing_pipeline.gigs.server import serve
+
+    serve(_load(config_path), host=host, port=port, refresh_seconds=refresh_seconds)
 
 
 @app.command()
@@ -294,6 +311,143 @@ def dagster_home() -> None:
 
     path = ensure_local_dagster_home()
     console.print(f"Dagster home: {path}")
+
+
+# -- operator tools: connection checks, webhook registration, dbt builds ----------------------
+
+accounts_app = typer.Typer(no_args_is_help=True, help="Check the configured platform accounts.")
+app.add_typer(accounts_app, name="accounts")
+
+_STEP_MARKS = {"ok": "[green]✓[/green]", "warn": "[yellow]![/yellow]", "fail": "[red]✗[/red]"}
+
+
+def _choose_accounts(config: ProjectConfig, keys: list[str] | None):
+    try:
+        return [config.account_by_key(key) for key in keys] if keys else None
+    except ConfigError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+
+
+@accounts_app.command("check")
+def accounts_check(
+    config_path: ConfigOption = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", help="Only these accounts (platform-account_id)"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for monitoring")
+    ] = False,
+    max_sync_age_hours: Annotated[
+        float, typer.Option(help="A last successful sync older than this fails the check")
+    ] = 2.0,
+) -> None:
+    """Per account: config, secret, the platform accepts it, webhook, deliveries, last sync.
+
+    Exits 1 when any enabled account is not healthy, naming what to fix. Never prints secrets.
+    """
+    import json
+    from datetime import timedelta
+
+    from ticketing_pipeline.operations.accounts_check import check_accounts
+
+    config = _load(config_path)
+    results = check_accounts(
+        config,
+        _choose_accounts(config, account),
+        max_sync_age=timedelta(hours=max_sync_age_hours),
+    )
+    healthy = all(r.healthy for r in results)
+    if as_json:
+        print(json.dumps({"healthy": healthy, "accounts": [r.to_dict() for r in results]}))
+    else:
+        for result in results:
+            mark = "[green]✓[/green]" if result.healthy else "[red]✗[/red]"
+            if not result.enabled:
+                mark = "[dim]-[/dim]"
+            steps = " · ".join(
+                f"{_STEP_MARKS.get(s.status.value, '·')} {s.step}: {s.detail}"
+                for s in result.steps
+                if s.status.value != "skip"
+            )
+            console.print(f"{mark} [bold]{result.key}[/bold] ({result.display_name}): {steps}")
+            for fix in result.fixes:
+                console.print(f"    [red]fix:[/red] {fix}")
+        if not results:
+            console.print("[yellow]No accounts are configured.[/yellow]")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@webhooks_app.command("register")
+def webhooks_register(
+    config_path: ConfigOption = None,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", "-a", help="Only these Eventbrite accounts (eventbrite-<org>)"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show what would change; change nothing")] = False,
+) -> None:
+    """Create or fix each Eventbrite organization's webhook to the receiver (idempotent)."""
+    from ticketing_pipeline.operations.webhook_registration import register_all
+
+    config = _load(config_path)
+    outcomes = register_all(config, dry_run=dry_run, accounts=_choose_accounts(config, account))
+    if not outcomes:
+        console.print("[yellow]No enabled Eventbrite accounts are configured.[/yellow]")
+        raise typer.Exit(2)
+    for outcome in outcomes:
+        if outcome.error:
+            console.print(f"[red]✗ {outcome.account.key}: {outcome.error}[/red]")
+        else:
+            assert outcome.plan is not None
+            console.print(f"[green]✓[/green] {outcome.plan.describe(dry_run=dry_run)}")
+    if any(o.error for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    config_path: ConfigOption = None,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", "-s", help="dbt selection (default: all)")
+    ] = None,
+) -> None:
+    """Build the marts with dbt (models and data tests), showing each one as dbt finishes it."""
+    from ticketing_pipeline.operations.build import PRODUCTION_BUILD, NodeOutcome, build_marts
+    from ticketing_pipeline.warehouse import resolve_warehouse
+
+    config = _load(config_path)
+    try:
+        console.print(f"Warehouse: [bold]{resolve_warehouse(config).display}[/bold]")
+    except ConfigError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    done = [0]
+
+    def show(node: NodeOutcome) -> None:
+        done[0] += 1
+        colour = "red" if node.failed else "yellow" if node.status == "warn" else "green"
+        seconds = f" ({node.seconds:.2f} s)" if node.seconds is not None else ""
+        console.print(
+            f"  {done[0]:>4} [{colour}]{node.status.upper():<7}[/{colour}] "
+            f"{node.resource_type} {node.name}{seconds}"
+        )
+
+    args = [*PRODUCTION_BUILD, *(["--select", *select] if select else [])]
+    started = time.perf_counter()
+    result = build_marts(config, args, on_node=show)
+    seconds = time.perf_counter() - started
+    for error in result.errors:
+        console.print(f"[red]dbt: {error}[/red]")
+    for node in result.failed_nodes:
+        console.print(f"[red]✗ {node.resource_type} {node.name}: {node.message}[/red]")
+    stats = ", ".join(f"{k} {v}" for k, v in result.stats.items())
+    if not result.ok:
+        console.print(f"[red]Build failed after {seconds:.1f} s[/red] ({stats})")
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/green] Built in {seconds:.1f} s ({stats})")
 
 
 if __name__ == "__main__":
