@@ -48,16 +48,20 @@ def batched_tables(
     shape: TableShape,
     account_id: str,
     rows_per_table: int = ROWS_PER_TABLE,
-) -> Iterator[pa.Table]:
-    """Shape pages of records into Arrow tables of about ``rows_per_table`` rows each."""
+) -> Iterator[pa.Table | Any]:
+    """Shape pages of records into Arrow tables of about ``rows_per_table`` rows each.
+
+    Records that cannot be merged come out as ``rejected_records`` items before their batch's
+    table (``TableShape.to_items``); the rest of the batch still loads.
+    """
     buffer: list[Mapping[str, Any]] = []
     for page in pages:
         buffer.extend(page)
         if len(buffer) >= rows_per_table:
-            yield shape.to_arrow(buffer, account_id)
+            yield from shape.to_items(buffer, account_id)
             buffer = []
     if buffer:
-        yield shape.to_arrow(buffer, account_id)
+        yield from shape.to_items(buffer, account_id)
 
 
 def rebatch(pages: Iterable[list[Any]], size: int = ROWS_PER_TABLE) -> Iterator[list[Any]]:

@@ -4,14 +4,23 @@ dlt normalizes nested Python dicts at only a few thousand rows per second; Arrow
 path entirely (about 100x faster), and declaring every column here gives each staging table
 explicit types: money as exact decimals or integer minor units, times as UTC timestamps.
 
-Nothing is dropped silently: fields a platform adds that no column knows about are kept, as JSON
-text, in the ``extra_fields`` column of the row, so schema drift is visible and recoverable.
+Nothing is dropped silently, and one bad value never stops a load:
+
+- fields a platform adds that no column knows about are kept, as JSON text, in the row's
+  ``extra_fields`` column, so schema drift is visible and recoverable;
+- a value that does not fit its column (text where a number was, a float for money, an object
+  where text was) leaves that cell null and is kept with its reason in the row's
+  ``invalid_fields`` column (``{"totals.grossSales": {"value": ..., "error": ...}}``);
+- a record that cannot be merged (no key, or no usable incremental cursor) is set aside whole,
+  with its reason, as a row of the ``rejected_records`` table, loaded by the same dlt pipeline
+  run as the good rows of its page (``TableShape.to_items``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -89,9 +98,31 @@ def _minor_units(money: Any) -> int | None:
     """``value`` of a money object; anything else there is drift, not a silent null."""
     if money is None:
         return None
-    if isinstance(money, dict) and isinstance(money.get("value"), int):
+    if isinstance(money, dict) and _is_int(money.get("value")):
         return money["value"]
     raise TypeError(f"expected a money object with an integer value, got {money!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> int | None:
+    # pyarrow would truncate Decimal("1.5") to 1 without a word: only whole numbers pass.
+    if value is None or _is_int(value):
+        return value
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise TypeError(f"{value!r} is not an integer")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        # An object where text was is a changed shape, not a value to flatten into a string.
+        raise TypeError(f"expected text, got a JSON {type(value).__name__}")
+    return str(value)  # ids sent as numbers are still ids
 
 
 def _json_default(value: Any) -> Any:
@@ -110,7 +141,7 @@ def _to_array(values: list[Any], kind: Kind) -> pa.Array:
     if kind is Kind.JSON:
         return pa.array([to_json_text(v) for v in values], type=pa.string())
     if kind is Kind.STRING:
-        return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values])
+        return pa.array([_text(v) for v in values], type=pa.string())
     if kind in (Kind.TIMESTAMP, Kind.LOCAL_TIMESTAMP):
         # Arrow parses ISO 8601 (with 'Z' or an offset) in C, far faster than Python.
         text = pa.array([v or None for v in values], type=pa.string())
@@ -124,7 +155,7 @@ def _to_array(values: list[Any], kind: Kind) -> pa.Array:
         return pa.array([_minor_units(v) for v in values], type=kind.arrow_type)
     if kind is Kind.BOOL:
         return pa.array([_boolean(v) for v in values], type=pa.bool_())
-    return pa.array(values, type=kind.arrow_type)
+    return pa.array([_integer(v) for v in values], type=kind.arrow_type)
 
 
 def _boolean(value: Any) -> bool | None:
@@ -137,6 +168,41 @@ def _boolean(value: Any) -> bool | None:
     raise TypeError(f"{value!r} is not a boolean")
 
 
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
+
+
+def _is_zero(value: Any) -> bool:
+    """Null, a numeric zero, or an empty container: a leaf that says nothing when dropped."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False  # False is information, not an amount
+    if isinstance(value, int | float | Decimal):
+        return value == 0
+    return isinstance(value, list | dict) and not value
+
+
+INVALID_FIELDS = "invalid_fields"
+REJECTED_RECORDS = "rejected_records"
+# The rejected_records table, the same in both raw schemas (dlt types, for the table hints).
+REJECTED_RECORDS_COLUMNS: dict[str, dict[str, Any]] = {
+    "account_id": {"data_type": "text", "nullable": False},
+    "table_name": {"data_type": "text", "nullable": False},
+    "reason": {"data_type": "text", "nullable": False},
+    "record": {"data_type": "text", "nullable": False},  # the record as received, JSON text
+    "rejected_at": {"data_type": "timestamp", "nullable": False},
+}
+
+
+@dataclass
+class ShapedPage:
+    """A page of records shaped for loading: the rows that load, and the records set aside."""
+
+    table: pa.Table
+    # Rows of the rejected_records table (account_id, table_name, reason, record, rejected_at).
+    rejected: list[dict[str, Any]]
+
+
 @dataclass
 class TableShape:
     """The typed columns of one staging table and how to read them from a platform record."""
@@ -146,20 +212,40 @@ class TableShape:
     # Dotted paths that other tables load (an event's dates[]) or that add nothing (an HTML copy
     # of a text field), so they are not reported as "extra".
     handled_elsewhere: frozenset[str] = frozenset()
+    # The column dlt's incremental cursor reads: a record without a usable value there cannot
+    # move (or be filtered by) the cursor, so it is set aside like a record without its key.
+    cursor: str | None = None
+    # Dotted paths of large, mostly-zero objects (Humanitix's per-ticket totalsV2): below them
+    # only the non-zero leaves no column reads go to extra_fields, one dotted key per leaf,
+    # instead of the whole object on every row.
+    sparse: frozenset[str] = frozenset()
     _known: dict[tuple[str, ...], frozenset[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        sparse = [tuple(p.split(".")) for p in self.sparse]
+
+        def under_sparse(path: tuple[str, ...]) -> bool:
+            return any(path[: len(s)] == s and len(path) > len(s) for s in sparse)
+
         known: dict[tuple[str, ...], set[str]] = {(): set()}
-        paths = [c.path for c in self.columns]
-        paths += [tuple(p.split(".")) for p in self.handled_elsewhere]
+        paths = [c.path for c in self.columns if not under_sparse(c.path)]
+        paths += [tuple(p.split(".")) for p in self.handled_elsewhere] + sparse
         for path in paths:
             for depth in range(len(path)):
                 known.setdefault(path[:depth], set()).add(path[depth])
         for column in self.columns:
             if column.kind is Kind.MINOR_UNITS:
                 known.setdefault(column.path, set()).update(MONEY_OBJECT_KEYS)
+        for path in sparse:
+            known.pop(path, None)  # its leaves are reported by _sparse_extra, not by key
         self._known = {prefix: frozenset(keys) for prefix, keys in known.items()}
+        self._sparse = sparse
+        self._read_paths = frozenset(c.path for c in self.columns)
         self._read_row = compile_row_reader([c.path for c in self.columns])
+        names = [c.name for c in self.columns]
+        if self.cursor is not None and self.cursor not in names:
+            raise ValueError(f"{self.name}: cursor {self.cursor!r} is not a column")
+        self._cursor_index = names.index(self.cursor) if self.cursor else None
 
     @property
     def primary_key(self) -> tuple[str, str]:
@@ -175,7 +261,11 @@ class TableShape:
                 pa.field(c.name, c.kind.arrow_type, nullable=c.name not in key)
                 for c in self.columns
             ]
-            + [pa.field("ingested_via", pa.string()), pa.field("extra_fields", pa.string())]
+            + [
+                pa.field("ingested_via", pa.string()),
+                pa.field("extra_fields", pa.string()),
+                pa.field(INVALID_FIELDS, pa.string()),
+            ]
         )
 
     def extra_fields(self, row: Mapping[str, Any]) -> str | None:
@@ -188,34 +278,178 @@ class TableShape:
             if isinstance(node, dict) and not keys.issuperset(node):
                 for key in node.keys() - keys:
                     extra[".".join((*prefix, key))] = node[key]
+        for prefix in self._sparse:
+            node = row
+            for key in prefix:
+                node = node.get(key) if isinstance(node, dict) else None
+            self._sparse_extra(node, prefix, extra)
         return to_json_text(extra) if extra else None
 
-    def to_arrow(
+    def _sparse_extra(self, node: Any, path: tuple[str, ...], extra: dict[str, Any]) -> None:
+        if path in self._read_paths:
+            return
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                self._sparse_extra(value, (*path, key), extra)
+        elif not _is_zero(node):
+            extra[".".join(path)] = node
+
+    def shape(
         self, rows: Iterable[Mapping[str, Any]], account_id: str, ingested_via: str = "api"
-    ) -> pa.Table:
-        """``ingested_via`` says which path last wrote the row: the scheduled API sync or a
-        webhook; both merge into the same tables, so a sale is never counted twice."""
+    ) -> ShapedPage:
+        """Typed rows of the records that can be merged, and the records set aside (with why).
+
+        ``ingested_via`` says which path last wrote the row: the scheduled API sync or a
+        webhook; both merge into the same tables, so a sale is never counted twice.
+        """
         rows = list(rows)
         arrays = [pa.array([account_id] * len(rows), type=pa.string())]
         read = self._read_row
         columns = list(zip(*map(read, rows), strict=True)) if rows else [()] * len(self.columns)
+        invalid: dict[int, dict[str, Any]] = {}
         for column, values in zip(self.columns, columns, strict=True):
+            values = list(values)
             try:
-                arrays.append(_to_array(list(values), column.kind))
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
-                raise SchemaDriftError(
-                    f"{self.name}.{column.name} ({'.'.join(column.path)}): values do not fit "
-                    f"{column.kind.name}: {error}"
-                ) from error
+                # The fast path: one conversion for the whole column.
+                arrays.append(_to_array(values, column.kind))
+            except _CONVERSION_ERRORS:
+                arrays.append(self._convert_each(column, values, invalid))
         arrays.append(pa.array([ingested_via] * len(rows), type=pa.string()))
         arrays.append(pa.array([self.extra_fields(row) for row in rows], type=pa.string()))
-        if arrays[1].null_count:
+        arrays.append(
+            pa.array([to_json_text(invalid.get(i)) for i in range(len(rows))], type=pa.string())
+            if invalid
+            else pa.nulls(len(rows), type=pa.string())
+        )
+        table = pa.Table.from_arrays(arrays, schema=self._loose_schema())
+        rejected = self._rejected(rows, table, invalid, account_id)
+        if rejected:
+            keep = pa.array([i not in rejected for i in range(len(rows))], type=pa.bool_())
+            table = table.filter(keep)
+        table = pa.Table.from_arrays(table.columns, schema=self.arrow_schema)
+        return ShapedPage(table, list(rejected.values()))
+
+    def _convert_each(
+        self, column: Column, values: list[Any], invalid: dict[int, dict[str, Any]]
+    ) -> pa.Array:
+        """The slow path, only for a column that failed as a whole: value by value."""
+        path = ".".join(column.path)
+        clean: list[Any] = []
+        for index, value in enumerate(values):
+            try:
+                _to_array([value], column.kind)
+            except _CONVERSION_ERRORS as error:
+                invalid.setdefault(index, {})[path] = {
+                    "value": value,
+                    "error": f"does not fit {column.kind.name}: {str(error)[:200]}",
+                }
+                value = None
+            clean.append(value)
+        return _to_array(clean, column.kind)
+
+    def _loose_schema(self) -> pa.Schema:
+        # Before rejection the key may be null; the final schema says it never is.
+        return pa.schema([f.with_nullable(True) for f in self.arrow_schema])
+
+    def _rejected(
+        self,
+        rows: list[Mapping[str, Any]],
+        table: pa.Table,
+        invalid: dict[int, dict[str, Any]],
+        account_id: str,
+    ) -> dict[int, dict[str, Any]]:
+        """Records that cannot be merged: no key, or no usable cursor (by position)."""
+        checks = [self.columns[0]]
+        if self._cursor_index is not None:
+            checks.append(self.columns[self._cursor_index])
+        rejected: dict[int, dict[str, Any]] = {}
+        rejected_at = datetime.now(UTC)
+        for column in checks:
+            cells = table.column(column.name)
+            if not cells.null_count:
+                continue
+            path = ".".join(column.path)
+            for index, is_valid in enumerate(cells.is_valid().to_pylist()):
+                if is_valid or index in rejected:
+                    continue
+                problem = (invalid.get(index) or {}).get(path)
+                reason = (
+                    f"{path} {problem['error']}"
+                    if problem
+                    else f"no {path}: the record cannot be merged"
+                )
+                rejected[index] = {
+                    "account_id": account_id,
+                    "table_name": self.name,
+                    "reason": reason,
+                    "record": to_json_text(rows[index]),
+                    "rejected_at": rejected_at,
+                }
+        return rejected
+
+    def to_arrow(
+        self, rows: Iterable[Mapping[str, Any]], account_id: str, ingested_via: str = "api"
+    ) -> pa.Table:
+        """The typed rows of ``rows``; bad values are null cells listed in ``invalid_fields``.
+
+        A caller that has no way to set records aside gets an error rather than a silently
+        shorter table when a record cannot be merged; the sources use ``to_items``.
+        """
+        page = self.shape(rows, account_id, ingested_via)
+        if page.rejected:
+            reasons = sorted({r["reason"] for r in page.rejected})
             raise SchemaDriftError(
-                f"{self.name}: {arrays[1].null_count} record(s) without '{self.columns[0].name}' "
-                f"({'.'.join(self.columns[0].path)}); they cannot be merged"
+                f"{self.name}: {len(page.rejected)} record(s) cannot be merged: "
+                + "; ".join(reasons)
             )
-        return pa.Table.from_arrays(arrays, schema=self.arrow_schema)
+        return page.table
+
+    def to_items(
+        self, rows: Iterable[Mapping[str, Any]], account_id: str, ingested_via: str = "api"
+    ) -> list[Any]:
+        """What a dlt resource yields for a page: its table, after any records set aside.
+
+        The set-aside records go to ``rejected_records`` in the same extract, so they load
+        atomically with the good rows of their page. They are plain dicts (no cursor field) and
+        come *before* the table: dlt's incremental step sees every item of a resource, passes
+        dicts without its cursor through (``on_cursor_value_missing="include"``), and the Arrow
+        table after them writes the cursor state last.
+        """
+        page = self.shape(rows, account_id, ingested_via)
+        items: list[Any] = []
+        if page.rejected:
+            items.append(rejected_records_item(page.rejected))
+        items.append(page.table)
+        return items
+
+
+def rejected_records_item(rows: list[dict[str, Any]]) -> Any:
+    """``rows`` marked for the ``rejected_records`` table (appended, never merged)."""
+    import dlt
+
+    hints = dlt.mark.make_hints(
+        table_name=REJECTED_RECORDS,
+        write_disposition="append",
+        # Not the resource's merge key: a rejected record may lack it.
+        primary_key=[],
+        columns=REJECTED_RECORDS_COLUMNS,
+    )
+    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+def count_invalid(table: pa.Table) -> dict[str, int]:
+    """How many rows of a raw table hold an invalid value, per field (dotted path).
+
+    For checks and sync summaries; ``table`` needs only its ``invalid_fields`` column.
+    """
+    counts: dict[str, int] = {}
+    if INVALID_FIELDS not in table.column_names:
+        return counts
+    for text in table.column(INVALID_FIELDS).drop_null().to_pylist():
+        for path in orjson.loads(text):
+            counts[path] = counts.get(path, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 class SchemaDriftError(ValueError):
-    """A known field arrived with a type the staging table cannot hold exactly."""
+    """Records that cannot be loaded as they are (see ``TableShape.to_arrow``)."""

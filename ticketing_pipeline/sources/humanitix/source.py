@@ -109,7 +109,7 @@ def humanitix_source(
             "updated_at", lag=lag, on_cursor_value_missing="include"
         ),
     ) -> Iterator[pa.Table]:
-        yield tables.EVENTS.to_arrow(page, account_id)
+        yield from tables.EVENTS.to_items(page, account_id)
 
     @dlt.transformer(
         data_from=event_pages,
@@ -123,7 +123,7 @@ def humanitix_source(
             "event_updated_at", lag=lag, on_cursor_value_missing="include"
         ),
     ) -> Iterator[pa.Table]:
-        yield tables.EVENT_DATES.to_arrow(tables.event_date_rows(page), account_id)
+        yield from tables.EVENT_DATES.to_items(tables.event_date_rows(page), account_id)
 
     @dlt.transformer(
         data_from=event_pages,
@@ -137,7 +137,7 @@ def humanitix_source(
             "event_updated_at", lag=lag, on_cursor_value_missing="include"
         ),
     ) -> Iterator[pa.Table]:
-        yield tables.TICKET_TYPES.to_arrow(tables.ticket_type_rows(page), account_id)
+        yield from tables.TICKET_TYPES.to_items(tables.ticket_type_rows(page), account_id)
 
     def changed_per_event(
         page: list[dict[str, Any]], entity: str, since: datetime | None
@@ -158,8 +158,10 @@ def humanitix_source(
         )
         def changed(
             page: list[dict[str, Any]],
+            # "include": records set aside (rejected_records, no cursor) pass through; shaping
+            # never lets a row without updated_at into the table itself.
             updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-                "updated_at", lag=lag
+                "updated_at", lag=lag, on_cursor_value_missing="include"
             ),
         ) -> Iterator[pa.Table]:
             since = updated_at.start_value

@@ -1,7 +1,8 @@
 """Staging tables of the Humanitix source: typed columns read from the API records.
 
-Field names follow Humanitix Public API v1 (see shared/PLATFORMS.md). Money is decimal major
-units in the record's ``currency``; times are UTC.
+Field names follow Humanitix Public API v1 as the real payloads in ``tests/fixtures/real/`` show
+them (``docs/platforms.md``). Money is decimal major units in the record's ``currency``; times
+are UTC. ``location`` is the record's data region (``US``, ``AU``, ...).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ EVENTS = TableShape(
         col("classification_category", "classification.category"),
         col("classification_subcategory", "classification.subcategory"),
         col("tag_ids", "tagIds", J),
+        col("location", "location"),
+        # Packages (e.g. "All 4 days"): bundles of ticket types sold at one package price.
+        col("packaged_tickets", "packagedTickets", J),
         col("created_at", "createdAt", T),
         col("updated_at", "updatedAt", T),
     ],
@@ -91,7 +95,6 @@ _ORDER_TOTALS = [
     ("client_donation", "clientDonation"),
     ("net_client_donation", "netClientDonation"),
     ("donation", "donation"),
-    ("fees_included", "feesIncluded"),
     ("booking_taxes", "bookingTaxes"),
     ("taxes", "taxes"),
     ("total_taxes", "totalTaxes"),
@@ -137,17 +140,53 @@ ORDERS = TableShape(
         col("auto_discount_amount", "discounts.autoDiscount.discountAmount", M),
         col("discount_code", "discounts.discountCode.code"),
         col("discount_code_amount", "discounts.discountCode.discountAmount", M),
-        col("location", "location", J),
+        col("location", "location"),
+        # totals: the order now (after refunds); purchaseTotals: the order when it was bought.
         *[col(f"totals_{name}", f"totals.{field}", M) for name, field in _ORDER_TOTALS],
         *[
             col(f"purchase_totals_{name}", f"purchaseTotals.{field}", M)
             for name, field in _ORDER_TOTALS
         ],
+        # A flag (are the fees inside the prices?), not an amount.
+        col("totals_fees_included", "totals.feesIncluded", B),
+        col("purchase_totals_fees_included", "purchaseTotals.feesIncluded", B),
         col("completed_at", "completedAt", T),
         col("created_at", "createdAt", T),
         col("updated_at", "updatedAt", T),
     ],
+    cursor="updated_at",
 )
+
+# A ticket's totalsV2 (about 4.8 KB, mostly zeros). It is the only place a cancelled ticket keeps
+# what it sold for and what was refunded: its legacy fields (price, total, ...) all read 0.
+# The fees tree is fees.<kind>.{fixedFee,percentFee,totalFee}.{passOn,absorb,total}
+# .{beforeTax,tax,afterTax}, where totalFee = fixedFee + percentFee, total = passOn + absorb and
+# afterTax = beforeTax + tax. Each fee column reads the `totalFee.*.afterTax` leaf (the whole
+# fee, fixed and percent, with its tax: what is charged):
+#   humanitix_fee  fees.humanitixFee.totalFee.total   (Humanitix's booking fee, before rebates)
+#   payment_fee    fees.paymentFee.totalFee.total     (card processing)
+#   passed_on_fee  fees.totalFees.totalFee.passOn     (every fee, the part the buyer paid)
+#   absorbed_fee   fees.totalFees.totalFee.absorb     (every fee, the part the organiser paid)
+# Not read (kept in extra_fields when non-zero): uncappedHumanitixFee (before the cap),
+# rebate, additionalFee (afterpay/amex/zip), totalFeeRevenue, credit, referral, itemTaxes,
+# totalOrganiserTaxes, dgrDonation, customSalesTax.
+_TOTALS_V2 = [
+    ("gross_sales", "grossSales"),
+    ("refunds", "refunds"),
+    ("discount", "discount"),
+    ("net_sales", "netSales"),
+    ("total", "total"),
+    ("sub_total_before_tax", "subTotal.beforeTax"),
+    ("sub_total_tax", "subTotal.tax"),
+    ("sub_total_after_tax", "subTotal.afterTax"),
+    ("total_taxes", "totalTaxes"),
+    ("earnings", "earnings"),
+    ("payout", "payout"),
+    ("humanitix_fee", "fees.humanitixFee.totalFee.total.afterTax"),
+    ("payment_fee", "fees.paymentFee.totalFee.total.afterTax"),
+    ("passed_on_fee", "fees.totalFees.totalFee.passOn.afterTax"),
+    ("absorbed_fee", "fees.totalFees.totalFee.absorb.afterTax"),
+]
 
 TICKETS = TableShape(
     "tickets",
@@ -172,6 +211,14 @@ TICKETS = TableShape(
         col("passed_on_fee", "passedOnFee", M),
         col("absorbed_fee", "absorbedFee", M),
         col("total", "total", M),
+        *[col(f"totals_v2_{name}", f"totalsV2.{field}", M) for name, field in _TOTALS_V2],
+        # Package tickets: packagePrice is the WHOLE package's price, repeated on each ticket
+        # of it; summing it over tickets over-counts.
+        col("package_id", "packageId"),
+        col("package_name", "packageName"),
+        col("package_group_id", "packageGroupId"),
+        col("package_price", "packagePrice", M),
+        col("location", "location"),
         col("status", "status"),
         col("cancelled_at", "cancelledAt", T),
         col("sales_channel", "salesChannel"),
@@ -184,6 +231,8 @@ TICKETS = TableShape(
         col("created_at", "createdAt", T),
         col("updated_at", "updatedAt", T),
     ],
+    cursor="updated_at",
+    sparse=frozenset({"totalsV2"}),
 )
 
 TAGS = TableShape("tags", [col("tag_id", "_id"), col("name", "name")])
