@@ -16,7 +16,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_ENV = "TICKETING_CONFIG"
 WAREHOUSE_URL_ENV = "TICKETING_WAREHOUSE_URL"
@@ -56,6 +64,7 @@ DEFAULT_BASE_URLS: dict[Platform, str] = {
 # Account ids become Dagster partition keys, dlt pipeline names and URL path parts.
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REGION = re.compile(r"^[A-Z]{2}$")
 
 
 class AccountConfig(BaseModel):
@@ -71,6 +80,10 @@ class AccountConfig(BaseModel):
     base_url: str | None = None
     enabled: bool = True
     webhook_secret_env: str | None = None
+    # Humanitix keeps data per region (the records' `location`: AU, NZ, US, ...) and answers for
+    # the key owner's region unless `overrideLocation` is sent. Empty: only the key's own region,
+    # no parameter sent. Otherwise every listed region is synced, each with that parameter.
+    regions: tuple[str, ...] = ()
 
     @field_validator("account_id")
     @classmethod
@@ -87,6 +100,22 @@ class AccountConfig(BaseModel):
         if value is not None and not _ENV_NAME.match(value):
             raise ValueError(f"'{value}' is not an environment variable name")
         return value
+
+    @field_validator("regions")
+    @classmethod
+    def _valid_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            if not _REGION.match(region):
+                raise ValueError(f"region '{region}' must be a two-letter code such as AU or NZ")
+        if len(set(value)) != len(value):
+            raise ValueError("regions must not repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _regions_only_for_humanitix(self) -> AccountConfig:
+        if self.regions and self.platform is not Platform.HUMANITIX:
+            raise ValueError("regions apply to Humanitix accounts only")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -140,6 +169,20 @@ class SyncConfig(BaseModel):
     request_max_attempts: int = Field(default=6, ge=1)
     request_backoff_factor: float = Field(default=1.0, ge=0)
     request_max_retry_delay_seconds: float = Field(default=300.0, gt=0)
+    # Eventbrite allows about 2,000 calls per hour per token; accounts sharing a token share it.
+    # Calls are spaced to stay under it (at most `eventbrite_burst` at once) rather than
+    # running into 429s.
+    eventbrite_calls_per_hour: int = Field(default=2000, ge=1)
+    eventbrite_burst: int = Field(default=20, ge=1)
+    # Humanitix has no account-wide orders/tickets endpoint: a backfill pages every event's
+    # orders and tickets; this many events are fetched at once (1: one request at a time).
+    humanitix_concurrency: int = Field(default=4, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _burst_within_budget(self) -> SyncConfig:
+        if self.eventbrite_burst > self.eventbrite_calls_per_hour:
+            raise ValueError("eventbrite_burst cannot exceed eventbrite_calls_per_hour")
+        return self
 
 
 class WarehouseConfig(BaseModel):

@@ -14,7 +14,11 @@ from typing import Protocol
 
 import tomlkit
 
-from ticketing_pipeline.config import AccountConfig, ProjectConfig, WarehouseConfig
+from ticketing_pipeline.config import AccountConfig, ProjectConfig, SyncConfig, WarehouseConfig
+
+# The sandbox is not Eventbrite: its tokens have no hourly budget unless a test gives it one, so
+# the client's call budget is set far above what any demo, test or benchmark needs.
+SANDBOX_SYNC = SyncConfig(eventbrite_calls_per_hour=3_600_000, eventbrite_burst=1000)
 
 
 class SandboxAccountLike(Protocol):
@@ -57,7 +61,9 @@ def sandbox_project_config(
     accounts: list[AccountConfig], data_dir: Path, warehouse_url: str | None = None
 ) -> ProjectConfig:
     warehouse = WarehouseConfig(url=warehouse_url) if warehouse_url else WarehouseConfig()
-    return ProjectConfig(accounts=accounts, data_dir=data_dir, warehouse=warehouse)
+    return ProjectConfig(
+        accounts=accounts, data_dir=data_dir, warehouse=warehouse, sync=SANDBOX_SYNC
+    )
 
 
 def render_toml(config: ProjectConfig) -> str:
@@ -65,10 +71,21 @@ def render_toml(config: ProjectConfig) -> str:
     document = tomlkit.document()
     document.add(tomlkit.comment("Generated for the local sandbox by `ticketing`; edit freely."))
     document["warehouse"] = {"url": config.warehouse.url}
+    budget = ("eventbrite_calls_per_hour", "eventbrite_burst")
+    if any(getattr(config.sync, name) != getattr(SyncConfig(), name) for name in budget):
+        document["sync"] = {name: getattr(config.sync, name) for name in budget}
     accounts = tomlkit.aot()
     for account in config.accounts:
         accounts.append(
-            tomlkit.item(account.model_dump(mode="json", exclude_none=True, exclude={"enabled"}))
+            tomlkit.item(
+                account.model_dump(
+                    mode="json", exclude_none=True, exclude={"enabled", *_empty(account)}
+                )
+            )
         )
     document["accounts"] = accounts
     return tomlkit.dumps(document)
+
+
+def _empty(account: AccountConfig) -> set[str]:
+    return {"regions"} if not account.regions else set()

@@ -138,3 +138,63 @@ def test_secret_value_is_never_shown(monkeypatch, caplog) -> None:
     shown = repr(account) + str(account) + repr(value) + str(value) + caplog.text
     assert secret not in shown
     assert "HX_SECRET_TEST" in repr(account)
+
+
+def test_sync_budget_and_concurrency_settings(tmp_path: Path) -> None:
+    text = CONFIG.replace(
+        "lookback_seconds = 120",
+        "lookback_seconds = 120\neventbrite_calls_per_hour = 1500\neventbrite_burst = 10\n"
+        "humanitix_concurrency = 6",
+    )
+    sync = load_config(write(tmp_path, text)).sync
+    assert (sync.eventbrite_calls_per_hour, sync.eventbrite_burst) == (1500, 10)
+    assert sync.humanitix_concurrency == 6
+    defaults = load_config(write(tmp_path, CONFIG)).sync
+    assert (defaults.eventbrite_calls_per_hour, defaults.eventbrite_burst) == (2000, 20)
+    assert defaults.humanitix_concurrency == 4
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("eventbrite_calls_per_hour = 0", "sync.eventbrite_calls_per_hour"),
+        ("eventbrite_calls_per_hour = 10\neventbrite_burst = 11", "cannot exceed"),
+        ("humanitix_concurrency = 0", "sync.humanitix_concurrency"),
+        ("humanitix_concurrency = 500", "sync.humanitix_concurrency"),
+    ],
+)
+def test_invalid_sync_settings_say_what_is_wrong(
+    tmp_path: Path, settings: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, f"[sync]\n{settings}\n"))
+
+
+def test_humanitix_regions(tmp_path: Path) -> None:
+    text = CONFIG.replace(
+        'secret_env = "TEST_HX_MAIN_KEY"', 'secret_env = "TEST_HX_MAIN_KEY"\nregions = ["AU", "NZ"]'
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.account("humanitix", "hx-main").regions == ("AU", "NZ")
+    # Default: no regions, i.e. the key owner's own region without any parameter.
+    assert load_config(write(tmp_path, CONFIG)).account("humanitix", "hx-main").regions == ()
+
+
+@pytest.mark.parametrize(
+    ("platform", "regions", "message"),
+    [
+        ("humanitix", '["au"]', "two-letter code"),
+        ("humanitix", '["AUS"]', "two-letter code"),
+        ("humanitix", '["AU", "AU"]', "must not repeat"),
+        ("eventbrite", '["AU"]', "Humanitix accounts only"),
+    ],
+)
+def test_invalid_regions_are_rejected(
+    tmp_path: Path, platform: str, regions: str, message: str
+) -> None:
+    block = (
+        f'[[accounts]]\nplatform="{platform}"\naccount_id="a"\ndisplay_name="A"\n'
+        f'secret_env="K"\nregions = {regions}\n'
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, block))

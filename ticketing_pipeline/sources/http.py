@@ -5,21 +5,33 @@ Why a subclass of dlt's ``RESTClient`` at all:
 - dlt's client and its paginators call ``response.json()`` several times per page; a page of
   1,000 orders parsed three times is the slowest part of a backfill, so each body is parsed once.
 - A 200 with a truncated body (a proxy hiccup) should be retried like a 5xx, then fail loudly.
+- Redirects are never followed. A redirect would carry the account's credential (``x-api-key``,
+  ``Authorization``) to wherever the ``Location`` points, and the sync would store what that
+  host served. Both platforms answer their API paths directly, so a 3xx means a wrong
+  ``base_url`` or a hijacked one: it fails loudly, naming the target's origin only.
+- Eventbrite calls take a permit from the token's call budget first (``ratelimit.py``), retries
+  included, so a backfill stays under the platform's hourly limit instead of collecting 429s.
+- One ``requests`` session per thread (dlt's ``Client`` keeps them): sessions are not thread-safe,
+  and the Humanitix source pages several events at once.
 Retries, back-off and ``Retry-After`` handling stay dlt's own (``dlt.sources.helpers.requests``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import AuthConfigBase
-from requests import HTTPError, Request, Response
+from requests import HTTPError, PreparedRequest, Request, Response, Session
+from requests.adapters import HTTPAdapter
 
-from ticketing_pipeline.config import AccountConfig, SyncConfig
+from ticketing_pipeline.config import AccountConfig, Platform, SyncConfig
+from ticketing_pipeline.sources.ratelimit import CallBudget, CallLimiter, shared_limiter
 
 _PARSED = "_ticketing_parsed_json"
 _PARSE_ERROR = "_ticketing_parse_error"
@@ -36,6 +48,22 @@ class PlatformAPIError(RuntimeError):
         )
 
 
+class RedirectRefusedError(PlatformAPIError):
+    """The API answered a redirect; it is not followed, so the credential stays at home."""
+
+    def __init__(self, account: AccountConfig, response: Response) -> None:
+        target = _origin(urljoin(response.url, response.headers.get("Location", "")))
+        where = "the same origin" if target == _origin(response.url) else "another origin"
+        super().__init__(
+            account,
+            response.status_code,
+            response.url,
+            f"redirect to {where}, {target}, refused: redirects are never followed, so the "
+            "account's credential is not sent there; check the account's base_url",
+        )
+        self.target_origin = target
+
+
 class MalformedResponseError(RuntimeError):
     """A 2xx response whose body is not valid JSON, still after retries."""
 
@@ -43,6 +71,16 @@ class MalformedResponseError(RuntimeError):
 def _strip_query(url: str) -> str:
     # Query strings can carry cursors and continuation tokens; they add noise, not meaning.
     return url.split("?", 1)[0]
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] only: a redirect's path or query may carry anything, secrets too."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else "(no Location)"
 
 
 def parse_json_exact(body: bytes) -> Any:
@@ -70,11 +108,27 @@ def _retry_on_malformed_body(response: Response | None, exception: BaseException
     return hasattr(response, _PARSE_ERROR)
 
 
+class _BudgetedAdapter(HTTPAdapter):
+    """Takes a permit from the call budget before each attempt: dlt's retries wrap ``send``,
+    so a retried call is counted as the platform counts it."""
+
+    def __init__(self, acquire: Callable[[], None]) -> None:
+        super().__init__(pool_maxsize=50)
+        self._acquire = acquire
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        self._acquire()
+        return super().send(request, *args, **kwargs)
+
+
+_PREPARED = "_ticketing_session_prepared"
+
+
 class PlatformClient(RESTClient):
     """dlt's RESTClient for one account, with exact JSON parsing and errors that name it."""
 
     def __init__(self, account: AccountConfig, auth: AuthConfigBase, sync: SyncConfig) -> None:
-        http = Client(
+        self._http = Client(
             request_timeout=sync.request_timeout_seconds,
             request_max_attempts=sync.request_max_attempts,
             request_backoff_factor=sync.request_backoff_factor,
@@ -82,15 +136,52 @@ class PlatformClient(RESTClient):
             retry_condition=_retry_on_malformed_body,
             raise_for_status=False,
         )
+        self.account = account
+        self.budget: CallBudget | None = None
+        if account.platform is Platform.EVENTBRITE:
+            self.budget = CallBudget(sync.eventbrite_calls_per_hour, sync.eventbrite_burst)
+        self._limiter: CallLimiter | None = None
+        self._adapter = _BudgetedAdapter(self._acquire) if self.budget else None
         super().__init__(
             base_url=account.api_base_url,
             auth=auth,
-            session=http.session,
+            session=self._http.session,
             headers={"Accept": "application/json", "User-Agent": "ticketing-pipeline/0.1"},
         )
-        self.account = account
+
+    @property  # type: ignore[override]
+    def session(self) -> Session:
+        """This thread's session, with the call budget mounted (once per thread)."""
+        session = self._http.session
+        if self._adapter is not None and not getattr(session, _PREPARED, False):
+            session.mount("http://", self._adapter)
+            session.mount("https://", self._adapter)
+            setattr(session, _PREPARED, True)
+        return session
+
+    @session.setter
+    def session(self, _: Session) -> None:
+        # RESTClient.__init__ stores the constructing thread's session; each thread uses its own.
+        pass
+
+    @property
+    def limiter(self) -> CallLimiter | None:
+        """The token's shared limiter once a call was made (None for unbudgeted platforms)."""
+        return self._limiter
+
+    def _acquire(self) -> None:
+        if self._limiter is None:
+            assert self.budget is not None
+            # Keyed by the token's hash: organizations behind one token share its budget.
+            secret = self.account.api_secret().get_secret_value()
+            self._limiter = shared_limiter(secret, self.budget)
+        self._limiter.acquire()
 
     def _send_request(self, request: Request, **kwargs: Any) -> Response:
+        # Every call goes through here (paginate and get_json alike): no redirect is followed.
+        # (Not session.max_redirects = 0: requests still works out the next hop without
+        # sending it, and that limit would make it raise before the 3xx can be reported.)
+        kwargs["allow_redirects"] = False
         try:
             response = super()._send_request(request, **kwargs)
         except HTTPError as error:
@@ -103,6 +194,8 @@ class PlatformClient(RESTClient):
                 error.response.url,
                 _error_message(error.response),
             ) from error
+        if 300 <= response.status_code < 400:
+            raise RedirectRefusedError(self.account, response)
         if response.status_code >= 400:
             raise PlatformAPIError(
                 self.account, response.status_code, response.url, _error_message(response)

@@ -6,13 +6,24 @@ events, event dates (sessions), ticket types, and per event the orders and ticke
 the last sync (``since`` = last ``updatedAt`` minus a look-back window). Events that ended long
 before the last sync are not polled again, so an incremental sync costs calls in proportion to
 the events still active, not to the account's history.
+
+Per-event pages are fetched for several events at once (``sync.humanitix_concurrency``): a
+backfill of hundreds of events is otherwise one request at a time, waiting on the network.
+
+Humanitix keeps data per region (every record's ``location``) and answers for the key owner's
+region unless ``overrideLocation`` is sent. An account that lists ``regions`` has each listed
+region's events read with that parameter, and their orders and tickets with the same one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 import dlt
 import pyarrow as pa
@@ -31,6 +42,44 @@ from ticketing_pipeline.sources.humanitix import tables
 from ticketing_pipeline.sources.shaping import TableShape
 
 PAGE_SIZE = 100  # the API's maximum
+REGION_PARAM = "overrideLocation"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def map_in_order(
+    fetch: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    stop: threading.Event | None = None,
+) -> Iterator[R]:
+    """``fetch(item)`` for every item, at most ``workers`` at once, results in the items' order.
+
+    In order, so a run is deterministic; at most ``workers`` results wait beside the one being
+    consumed, so memory stays bounded. The first failure is raised as soon as its turn comes:
+    the fetches still queued are cancelled and ``stop`` is set, for running ones to end early.
+    """
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            yield fetch(item)
+        return
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humanitix-fetch")
+    try:
+        remaining = iter(items)
+        running: deque[Future[R]] = deque(
+            executor.submit(fetch, item) for item in islice(remaining, workers)
+        )
+        while running:
+            result = running.popleft().result()
+            for item in remaining:  # keep `workers` fetches busy while this one is consumed
+                running.append(executor.submit(fetch, item))
+                break
+            yield result
+    finally:
+        if stop is not None:
+            stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 class HumanitixPaginator(BasePaginator):
@@ -72,10 +121,21 @@ def humanitix_source(
     account_id = account.account_id
     lag = float(sync.lookback_seconds)
 
-    def pages(path: str, selector: str, params: dict[str, Any] | None = None) -> Iterator[list]:
+    # None: the key owner's region, without the parameter (what an account without regions gets).
+    regions: tuple[str | None, ...] = account.regions or (None,)
+    # The region each event was listed in: its orders and tickets are read in the same region.
+    region_of_event: dict[str, str | None] = {}
+
+    def pages(
+        path: str,
+        selector: str,
+        params: dict[str, Any] | None = None,
+        region: str | None = None,
+    ) -> Iterator[list]:
+        in_region = {REGION_PARAM: region} if region else {}
         for page in client.paginate(
             path,
-            params={"pageSize": PAGE_SIZE, **(params or {})},
+            params={"pageSize": PAGE_SIZE, **(params or {}), **in_region},
             paginator=HumanitixPaginator(),
             data_selector=selector,
         ):
@@ -94,7 +154,14 @@ def humanitix_source(
         # All events as ONE item: dlt advances a transformer's incremental cursor between the
         # items it receives, so a second page of events would have its older orders filtered
         # out. An account's events are few (hundreds), unlike its orders.
-        yield [event for page in pages("/events", "events") for event in page]
+        events = []
+        for region in regions:
+            for page in pages("/events", "events", region=region):
+                for event in page:
+                    if event["_id"] not in region_of_event:
+                        region_of_event[event["_id"]] = region
+                        events.append(event)
+        yield events
 
     @dlt.transformer(
         data_from=event_pages,
@@ -143,9 +210,20 @@ def humanitix_source(
         page: list[dict[str, Any]], entity: str, since: datetime | None
     ) -> Iterator[list]:
         params = {"since": _iso(since)} if since is not None else {}
-        for event in page:
-            if still_active(event, since):
-                yield from pages(f"/events/{event['_id']}/{entity}", entity, params)
+        active = [event for event in page if still_active(event, since)]
+        stop = threading.Event()  # set if the sync fails or stops: running fetches end early
+
+        def fetch(event: dict[str, Any]) -> list[list]:
+            path, region = f"/events/{event['_id']}/{entity}", region_of_event.get(event["_id"])
+            fetched = []
+            for event_page in pages(path, entity, params, region):
+                if stop.is_set():
+                    break
+                fetched.append(event_page)
+            return fetched
+
+        for fetched in map_in_order(fetch, active, sync.humanitix_concurrency, stop):
+            yield from fetched
 
     def changed_per_event_table(entity: str, shape: TableShape) -> Any:
         """Orders or tickets: per active event, those changed since the cursor (minus lag)."""
@@ -174,6 +252,7 @@ def humanitix_source(
 
     @dlt.resource(name="tags", write_disposition="merge", primary_key=tables.TAGS.primary_key)
     def tags() -> Iterator[pa.Table]:
-        yield from batched_tables(pages("/tags", "tags"), tables.TAGS, account_id)
+        tag_pages = (page for region in regions for page in pages("/tags", "tags", region=region))
+        yield from batched_tables(tag_pages, tables.TAGS, account_id)
 
     return event_pages, events, event_dates, ticket_types, orders, tickets, tags
