@@ -4,15 +4,22 @@ Order of checks, cheapest and least revealing first: authentication (401, identi
 cause), size (413), content type (415), body shape (400, kept in dead-letter because the sender
 proved who it is). A 2xx is sent only once the delivery is on disk; if it cannot be stored the
 answer is 503 so the sender retries. Never 410: to Eventbrite that means "unsubscribe".
+
+No body is read before what can be authenticated without it was: the Eventbrite URL token, and for
+a relay the account, the presence of the signature headers and the timestamp's freshness (the
+signature itself covers the body). Bodies are bounded by Content-Length and while streaming, and
+a body that does not arrive within ``body_timeout`` seconds is answered 408. An answer given
+without reading the body closes the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import hmac
 import logging
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -24,8 +31,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import ProjectConfig
-from .auth import AccountAuth, check_dummy_token, load_account_auth
+from ..config import ConfigError, ProjectConfig
+from .auth import (
+    MIN_SECRET_LENGTH,
+    AccountAuth,
+    check_dummy_token,
+    load_account_auth,
+    signature_headers_plausible,
+)
 from .landing import (
     DEAD_LETTER,
     INCOMING,
@@ -51,6 +64,11 @@ from .writer import LandingWriter, OverloadedError
 log = logging.getLogger("ticketing_pipeline.webhooks")
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Eventbrite bodies are ~300 bytes and relay records a few KB: 10 s is generous even on a slow
+# link, and short enough that idle senders cannot pile up.
+DEFAULT_BODY_TIMEOUT = 10.0
+# When set, /metrics and the details of /healthz require "Authorization: Bearer <this value>".
+METRICS_TOKEN_ENV = "TICKETING_WEBHOOKS_METRICS_TOKEN"
 _EVENTBRITE_HEADERS = ("x-eventbrite-event", "x-eventbrite-delivery", "content-type", "user-agent")
 _RELAY_HEADERS = ("webhook-id", "webhook-timestamp", "content-type", "user-agent")
 _MAX_HEADER_KEPT = 1024
@@ -66,6 +84,8 @@ def _json(
 
 # Built once: every unauthenticated request gets exactly these bytes.
 _UNAUTHORIZED = orjson.dumps({"error": "unauthorized"})
+# Sent when the request body was not (fully) read: the connection cannot carry another request.
+_CLOSE = {"Connection": "close"}
 _STORED = orjson.dumps({"status": "stored"})
 _DUPLICATE = orjson.dumps({"status": "duplicate"})
 
@@ -79,6 +99,10 @@ def _is_json_media_type(value: str | None) -> bool:
     )
 
 
+class _BodyTimeout(Exception):
+    """The body did not arrive within the deadline."""
+
+
 class Receiver:
     """Request handlers plus the state they share (secrets, writer, counters)."""
 
@@ -89,12 +113,16 @@ class Receiver:
         writer: LandingWriter,
         metrics: Metrics,
         max_body_bytes: int,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        metrics_token: str | None = None,
     ) -> None:
         self.auth = auth
         self.landing = landing
         self.writer = writer
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        self._metrics_token = metrics_token.encode() if metrics_token else None
         self.shared = SharedMetrics(metrics, landing.root / ".metrics")
         self.storage_ok = True
         self._counts: dict[str, int] | None = None
@@ -104,11 +132,15 @@ class Receiver:
 
     def _unauthorized(self, platform: str, detail: str) -> Response:
         self.metrics.rejected("unauthorized", platform, detail)
-        return Response(_UNAUTHORIZED, 401, media_type="application/json")
+        return Response(_UNAUTHORIZED, 401, _CLOSE, media_type="application/json")
 
     def _too_large(self, platform: str) -> Response:
         self.metrics.rejected("too_large", platform)
-        return _json(413, {"error": f"body larger than {self.max_body_bytes} bytes"})
+        return _json(413, {"error": f"body larger than {self.max_body_bytes} bytes"}, _CLOSE)
+
+    def _timed_out(self, platform: str) -> Response:
+        self.metrics.rejected("timeout", platform)
+        return _json(408, {"error": f"body not received within {self.body_timeout:g}s"}, _CLOSE)
 
     def _declared_too_large(self, request: Request) -> bool:
         declared = request.headers.get("content-length")
@@ -118,13 +150,20 @@ class Receiver:
             return False
 
     async def _read_body(self, request: Request) -> bytes | None:
-        """The body, or None if it grows past the limit (read no further than that)."""
+        """The body, or None if it grows past the limit (read no further than that).
+
+        Raises ``_BodyTimeout`` if the whole body has not arrived within ``body_timeout``.
+        """
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        return None
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _BodyTimeout from None
         return b"".join(chunks)
 
     async def _store(
@@ -158,6 +197,7 @@ class Receiver:
         headers: dict[str, str],
         body: bytes,
         reason: str,
+        webhook_id: str | None = None,
     ) -> Response:
         data = encode_delivery(
             delivery_id=delivery_id,
@@ -169,6 +209,7 @@ class Receiver:
             headers=headers,
             body=body,
             reason=reason,
+            webhook_id=webhook_id,
         )
         name = delivery_file_name(platform, account_id, delivery_id)
         try:
@@ -212,33 +253,44 @@ class Receiver:
             return self._unauthorized(platform, f"bad token for account {account_id}")
         if self._declared_too_large(request):
             return self._too_large(platform)
-        if not _is_json_media_type(request.headers.get("content-type")):
+        content_type = request.headers.get("content-type")
+        # The real capture of Eventbrite deliveries shows no Content-Type (its logger may have
+        # dropped it): a missing one is accepted and the body's parse decides; a wrong one is not.
+        if content_type is not None and not _is_json_media_type(content_type):
             self.metrics.rejected("unsupported_media_type", platform)
-            return _json(415, {"error": "expected Content-Type: application/json"})
-        body = await self._read_body(request)
+            return _json(415, {"error": "expected Content-Type: application/json"}, _CLOSE)
+        try:
+            body = await self._read_body(request)
+        except _BodyTimeout:
+            return self._timed_out(platform)
         if body is None:
             return self._too_large(platform)
 
         headers = _kept_headers(request, _EVENTBRITE_HEADERS)
-        header_id = request.headers.get("x-eventbrite-delivery")
-        delivery_id = header_id or _sha256(body)
+        # X-Eventbrite-Delivery is the *webhook's* id, the same on every delivery of a webhook
+        # (tests/fixtures/real: three deliveries of webhook 1806556), and Eventbrite sends no
+        # per-delivery id. Each delivery is a new "this object changed" and gets a fresh id, so
+        # it is landed even if an earlier one was loaded already; an identical retry is landed
+        # twice, which only makes the loader fetch the object twice.
+        webhook_id = request.headers.get("x-eventbrite-delivery")
+        webhook_id = webhook_id[:MAX_ID_LENGTH] if webhook_id is not None else None
+        delivery_id = f"eventbrite-{received_ns}-{secrets.token_hex(6)}"
         # Eventbrite echoes the endpoint URL (and so our token) in config.endpoint_url: a secret
         # must not rest in landed files, so every occurrence of it is masked before storing.
         body = body.replace(token.encode(), b"***")
         try:
-            if len(delivery_id) > MAX_ID_LENGTH:
-                raise MalformedBody(f"X-Eventbrite-Delivery longer than {MAX_ID_LENGTH}")
             hint = parse_eventbrite(body, auth.account.api_base_url)
         except MalformedBody as error:
             return await self._dead_letter(
                 platform=platform,
                 account_id=account_id,
                 kind="eventbrite_reference",
-                delivery_id=delivery_id[:MAX_ID_LENGTH],
+                delivery_id=delivery_id,
                 received_ns=received_ns,
                 headers=headers,
                 body=body,
                 reason=str(error),
+                webhook_id=webhook_id,
             )
         if hint.action == EVENTBRITE_TEST_ACTION:
             # Eventbrite's "test" button: prove the endpoint works; there is no order to load.
@@ -254,9 +306,10 @@ class Receiver:
             headers=headers,
             body=body,
             api_url=hint.api_url,
+            webhook_id=webhook_id,
         )
         return await self._land(
-            platform, account_id, delivery_id, data, received_ns, skip_if_loaded=bool(header_id)
+            platform, account_id, delivery_id, data, received_ns, skip_if_loaded=False
         )
 
     async def relay(self, request: Request) -> Response:
@@ -265,11 +318,21 @@ class Receiver:
         account_id = request.path_params["account_id"]
         auth = self.auth.get((platform, account_id))
         # The label is request text until the account is known: never use it in metrics before.
-        if auth is None:
+        # Eventbrite accounts accept no relays (see auth.py): the same answer as an unknown one.
+        if auth is None or not auth.accepts_relays:
             return self._unauthorized("relay", "unknown account")
+        # Everything the signature needs besides the body is checked before reading the body,
+        # so an anonymous client cannot make us buffer it.
+        if not signature_headers_plausible(request.headers):
+            return self._unauthorized(
+                platform, f"missing or stale signature headers for account {account_id}"
+            )
         if self._declared_too_large(request):
             return self._too_large(platform)
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except _BodyTimeout:
+            return self._timed_out(platform)
         if body is None:
             return self._too_large(platform)
         if not auth.check_signature(body, request.headers):
@@ -318,10 +381,22 @@ class Receiver:
             self._counts_at = now
         return self._counts
 
+    def _may_observe(self, request: Request) -> bool:
+        """Whether the request may see counters (always, unless a metrics token is set)."""
+        if self._metrics_token is None:
+            return True
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credentials.strip().encode(), self._metrics_token)
+
     async def healthz(self, request: Request) -> Response:
         counts = await self.landing_counts()
-        combined, processes = await asyncio.to_thread(self.shared.combined)
         healthy = self.storage_ok and counts is not None
+        if not self._may_observe(request):
+            # A liveness probe needs no secret; the numbers (accounts, traffic) stay private.
+            return _json(200 if healthy else 503, {"status": "ok" if healthy else "degraded"})
+        combined, processes = await asyncio.to_thread(self.shared.combined)
         content = {
             "status": "ok" if healthy else "degraded",
             "accounts": len(self.auth),
@@ -332,6 +407,11 @@ class Receiver:
         return _json(200 if healthy else 503, content)
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        if not self._may_observe(request):
+            self.metrics.rejected("unauthorized", "metrics")
+            return Response(
+                _UNAUTHORIZED, 401, {"WWW-Authenticate": "Bearer"}, media_type="application/json"
+            )
         combined, _ = await asyncio.to_thread(self.shared.combined)
         text = combined.prometheus(await self.landing_counts())
         return Response(text, 200, media_type="text/plain; version=0.0.4")
@@ -345,24 +425,34 @@ def _kept_headers(request: Request, names: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-def _sha256(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+# Path segments that are never secret and may appear in an access log as they are.
+_PUBLIC_SEGMENTS = frozenset(
+    {"", "webhooks", "eventbrite", "relay", "humanitix", "healthz", "metrics"}
+)
 
 
-def mask_path(path: str) -> str:
-    """The request path with the Eventbrite URL token replaced, safe to log."""
-    parts = path.split("/")
-    if len(parts) >= 5 and parts[1] == "webhooks" and parts[2] == "eventbrite":
-        parts[4:] = ["***"]
-    return "/".join(parts)
+def mask_path(path: str, account_ids: frozenset[str] = frozenset()) -> str:
+    """The request path safe to log: every segment is ``***`` unless it is known not to be secret.
+
+    Masking by what is allowed, not by what the token looks like: however a sender spells the path
+    (``//``, ``/./``, percent-encoding, capitals, token and account swapped), no token reaches the
+    log. Fixed route words and configured account ids are kept so lines stay useful.
+    """
+    return "/".join(
+        part if part.lower() in _PUBLIC_SEGMENTS or part in account_ids else "***"
+        for part in path.split("/")
+    )
 
 
 class _Guard:
     """ASGI middleware: turns a client disconnect into a quiet end and logs masked access lines."""
 
-    def __init__(self, app: ASGIApp, access_log: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, access_log: bool, account_ids: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.access_log = access_log
+        self.account_ids = account_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -387,7 +477,7 @@ class _Guard:
                 '%s - "%s %s" %d %.1fms',
                 client[0],
                 scope["method"],
-                mask_path(scope["path"]),
+                mask_path(scope["path"], self.account_ids),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
@@ -400,13 +490,16 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     access_log: bool = False,
     writer: LandingWriter | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
-    """Build the receiver. Raises ``ConfigError`` if an enabled account has no webhook secret."""
+    """Build the receiver. Raises ``ConfigError`` if an enabled account has no webhook secret or
+    ``TICKETING_WEBHOOKS_METRICS_TOKEN`` is set but too short."""
     auth = load_account_auth(config)
+    metrics_token = metrics_token_from_environment()
     landing = landing or LandingArea.for_data_dir(config.data_dir)
     writer = writer or LandingWriter(landing)
     metrics = Metrics()
-    receiver = Receiver(auth, landing, writer, metrics, max_body_bytes)
+    receiver = Receiver(auth, landing, writer, metrics, max_body_bytes, body_timeout, metrics_token)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -443,8 +536,21 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.receiver = receiver
-    app.add_middleware(_Guard, access_log=access_log)
+    account_ids = frozenset(account_id for _, account_id in auth)
+    app.add_middleware(_Guard, access_log=access_log, account_ids=account_ids)
     return app
+
+
+def metrics_token_from_environment() -> str | None:
+    """The bearer token for /metrics from ``TICKETING_WEBHOOKS_METRICS_TOKEN`` (None: open)."""
+    token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+    if not token:
+        return None
+    if len(token) < MIN_SECRET_LENGTH or any(c.isspace() for c in token):
+        raise ConfigError(
+            f"{METRICS_TOKEN_ENV} must be at least {MIN_SECRET_LENGTH} characters without spaces"
+        )
+    return token
 
 
 async def _publish_metrics(shared: SharedMetrics) -> None:

@@ -6,9 +6,12 @@ whitespace or commas; several are accepted at once so a secret can be rotated wi
 
 * Eventbrite does not sign its webhooks. The endpoint URL carries a token that must equal one of
   the account's secrets, so those secrets must be URL-safe and long enough not to be guessed.
-* Relays sign with Standard Webhooks (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
-  A secret written ``whsec_<base64>`` is the standard's form (the HMAC key is the decoded bytes);
-  a secret without the prefix is used as raw bytes.
+  An Eventbrite account accepts only these references (the loader re-fetches the object from the
+  API); it accepts no relays: a URL token travels in URLs (proxies, sender dashboards, logs) and
+  must never become a key that can sign records into the warehouse.
+* Relays (Humanitix accounts) sign with Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
+  ``webhook-signature``). A secret written ``whsec_<base64>`` is the standard's form (the HMAC key
+  is the decoded bytes); a secret without the prefix is used as raw bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import base64
 import binascii
 import hmac
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,6 +35,9 @@ _URL_TOKEN = re.compile(r"^[A-Za-z0-9._~-]+$")
 _SPLIT = re.compile(r"[\s,]+")
 # Compared against when the account is unknown, so that case costs the same time as a bad token.
 _DUMMY_TOKEN = b"x" * 32
+# The Standard Webhooks library's tolerance for webhook-timestamp (seconds either way).
+SIGNATURE_TOLERANCE_SECONDS = 5 * 60
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 @dataclass(frozen=True)
@@ -53,12 +60,13 @@ class AccountAuth:
             matched |= hmac.compare_digest(candidate, expected)
         return matched
 
+    @property
+    def accepts_relays(self) -> bool:
+        return bool(self.signers)
+
     def check_signature(self, body: bytes, headers: Mapping[str, str]) -> bool:
         """Standard Webhooks verification (5-minute tolerance) against every accepted secret."""
-        wanted = {
-            name: headers.get(name, "")
-            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
-        }
+        wanted = {name: headers.get(name, "") for name in SIGNATURE_HEADERS}
         for signer in self.signers:
             try:
                 signer.verify(body, wanted, json_parse=False)
@@ -66,6 +74,19 @@ class AccountAuth:
             except Exception:  # noqa: BLE001 - any failure (bad header, bad base64, ...) is a no
                 continue
         return False
+
+
+def signature_headers_plausible(headers: Mapping[str, str], now: float | None = None) -> bool:
+    """What can be checked of a relay before reading its body: the three signature headers are
+    there and the timestamp is within the tolerance (the signature itself covers the body)."""
+    if not all(headers.get(name) for name in SIGNATURE_HEADERS):
+        return False
+    try:
+        timestamp = int(headers["webhook-timestamp"])
+    except ValueError:
+        return False
+    now = time.time() if now is None else now
+    return abs(now - timestamp) <= SIGNATURE_TOLERANCE_SECONDS
 
 
 def check_dummy_token(token: str) -> None:
@@ -92,7 +113,8 @@ def account_auth(account: AccountConfig) -> AccountAuth:
                     "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
                 )
             tokens.append(secret.encode())
-        signers.append(_signer(secret, f"{where}: secret #{number}"))
+        else:
+            signers.append(_signer(secret, f"{where}: secret #{number}"))
     return AccountAuth(account=account, tokens=tuple(tokens), signers=tuple(signers))
 
 

@@ -10,10 +10,11 @@ Layout under ``<data_dir>/landing``::
 
 A file's name is the SHA-256 of (platform, account id, delivery id): derived only from values the
 server trusts, so a request can never choose a path, and the same delivery always maps to the same
-name, which is what makes landing idempotent. Files are published with ``link(2)``, which, unlike
-``rename(2)``, never replaces an existing file: two receiver processes landing the same delivery at
-once store it once. Each file's mtime is set to the time the delivery was received, so listing
-sorts by receipt without opening files.
+name, which is what makes landing idempotent. (Eventbrite sends no per-delivery id, so the receiver
+gives each Eventbrite delivery a fresh one: every Eventbrite delivery gets its own file.) Files
+are published with ``link(2)``, which, unlike ``rename(2)``, never replaces an existing file: two
+receiver processes landing the same delivery at once store it once. Each file's mtime is set to
+the time the delivery was received, so listing sorts by receipt without opening files.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class LandedDelivery(BaseModel):
     headers: dict[str, str]
     # Eventbrite: the object to fetch with the account's token (checked against its API base).
     api_url: str | None = None
+    # Eventbrite: the ``X-Eventbrite-Delivery`` header, which is the *webhook's* id (the same on
+    # every delivery of that webhook), kept for tracing only; absent from relays and older files.
+    webhook_id: str | None = None
     body_encoding: Literal["text", "base64"]
     body: str
     reason: str | None = None
@@ -138,6 +142,7 @@ def encode_delivery(
     body: bytes,
     api_url: str | None = None,
     reason: str | None = None,
+    webhook_id: str | None = None,
 ) -> bytes:
     """Serialise a delivery to the landed-file JSON (the shape of ``LandedDelivery``)."""
     try:
@@ -157,6 +162,8 @@ def encode_delivery(
         "body_encoding": "text" if text is not None else "base64",
         "body": text if text is not None else base64.b64encode(body).decode(),
     }
+    if webhook_id is not None:
+        record["webhook_id"] = webhook_id
     if reason is not None:
         record["reason"] = reason
     return orjson.dumps(record)
@@ -177,10 +184,9 @@ class PendingFile:
     name: str
     data: bytes
     received_ns: int
-    # True: the id names one delivery, so one already loaded (processed/ or failed/) is not landed
-    # again. False: the id is only a hash of the body (Eventbrite without X-Eventbrite-Delivery),
-    # and the same body later is a new notice ("order 123 changed" again) that must be landed
-    # once the earlier one was loaded; while the earlier one waits in incoming/ it still covers it.
+    # True: the id names one delivery (a relay's webhook-id), so one already loaded (processed/ or
+    # failed/) is not landed again. False: the id was made up by the receiver for this delivery
+    # (Eventbrite), so it cannot have been loaded and the check would only cost two stat calls.
     skip_if_loaded: bool = True
 
 

@@ -35,6 +35,7 @@ REJECTION_REASONS = (
     "malformed",
     "storage_unavailable",
     "overloaded",
+    "timeout",
 )
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _LOG_INTERVAL = 60.0

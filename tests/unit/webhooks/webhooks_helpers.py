@@ -119,3 +119,66 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class AsgiResult:
+    """What ``call_asgi`` saw: the answer, and how many body bytes the app asked for."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.body = b""
+        self.body_bytes_received = 0
+
+
+async def call_asgi(
+    app,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    chunks: list[bytes],
+    *,
+    stall_after_chunks: bool = False,
+) -> AsgiResult:
+    """Drive an ASGI app with a raw scope, as uvicorn would (``path`` is used as given).
+
+    ``chunks`` are handed out one per ``receive()``; with ``stall_after_chunks`` the sender then
+    goes silent (never ends the body), like a client that stopped sending.
+    """
+    import asyncio
+
+    result = AsgiResult()
+    pending = list(chunks)
+    stalled = asyncio.Event()
+
+    async def receive() -> dict:
+        if pending:
+            chunk = pending.pop(0)
+            result.body_bytes_received += len(chunk)
+            more = bool(pending) or stall_after_chunks
+            return {"type": "http.request", "body": chunk, "more_body": more}
+        if stall_after_chunks:
+            await stalled.wait()  # never set: the client sends nothing more
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            result.status = message["status"]
+        elif message["type"] == "http.response.body":
+            result.body += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 12345),
+        "server": ("127.0.0.1", 8787),
+    }
+    await app(scope, receive, send)
+    return result
