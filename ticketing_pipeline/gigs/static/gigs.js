@@ -26,6 +26,7 @@ function price(gig) {
   if (!gig.price) return null;
   const { min, max, currency } = gig.price;
   if (min === null && max === null) return null;
+  if (Number(max) === 0) return "Free";
   if (min === max || max === null) return `${min} ${currency}`;
   return `${min} – ${max} ${currency}`;
 }
