@@ -452,7 +452,10 @@ def routes() -> list[Route]:
         endpoint = _endpoint(handler)
         out.append(Route(path, endpoint, methods=["GET"]))
         out.append(Route(path.rstrip("/"), endpoint, methods=["GET"]))
-    return out
+    # Webhook CRUD (and deliveries to the registered URLs) live in their own module.
+    from ticketing_pipeline.sandbox import eventbrite_webhooks
+
+    return out + eventbrite_webhooks.routes()
 
 
 async def not_found(scope: Any, receive: Any, send: Any) -> None:

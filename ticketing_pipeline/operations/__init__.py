@@ -1,0 +1,1 @@
+"""Operator tools: connection checks, webhook registration, dbt builds from the command line."""

@@ -1,0 +1,162 @@
+"""``ticketing build``: build the marts with dbt from the command line, showing each model.
+
+Runs the same dbt project, profile and environment as ``dbt_cli.run_dbt`` and the Dagster dbt
+assets (so these are the marts production builds), but streams dbt's structured log
+(``--log-format json``) instead of capturing it: each model, test and seed is reported as dbt
+finishes it, and a failure is named (resource type, name, dbt's error) rather than left in a
+wall of text. ``PRODUCTION_BUILD`` (models and data tests, no unit tests) is the default.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ticketing_pipeline.config import ProjectConfig
+from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD
+from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
+from ticketing_pipeline.defs.transform import dbt_env, dbt_executable
+from ticketing_pipeline.warehouse import resolve_warehouse
+
+# dbt's run_result statuses that mean the node did not do its job.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+# Error-level events that only repeat a node's failure in the end-of-run summary.
+_SUMMARY_EVENTS = frozenset({"RunResultError", "RunResultFailure", "EndOfRunSummary"})
+
+
+@dataclass(frozen=True)
+class NodeOutcome:
+    """One model/test/seed/snapshot as dbt finished it."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str  # success | pass | warn | fail | error | skipped | ...
+    seconds: float | None
+    message: str | None
+    failures: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass
+class BuildResult:
+    returncode: int
+    nodes: list[NodeOutcome] = field(default_factory=list)
+    # Errors that belong to no node (a compilation error, a missing profile, a crash).
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.failed_nodes
+
+    @property
+    def failed_nodes(self) -> list[NodeOutcome]:
+        return [n for n in self.nodes if n.failed]
+
+
+def node_outcome(event: dict[str, Any]) -> NodeOutcome | None:
+    """A ``NodeFinished`` event of dbt's JSON log as an outcome (None for other events)."""
+    if event.get("info", {}).get("name") != "NodeFinished":
+        return None
+    data = event.get("data", {})
+    node = data.get("node_info", {})
+    result = data.get("run_result", {})
+    seconds = result.get("execution_time")
+    failures = result.get("failures")
+    return NodeOutcome(
+        unique_id=node.get("unique_id", ""),
+        name=node.get("node_name", node.get("unique_id", "?")),
+        resource_type=node.get("resource_type", "?"),
+        status=str(result.get("status") or node.get("node_status") or "unknown").lower(),
+        seconds=float(seconds) if seconds is not None else None,
+        message=result.get("message") or None,
+        failures=int(failures) if failures not in (None, "") else None,
+    )
+
+
+def collect(
+    lines: Iterable[str], on_node: Callable[[NodeOutcome], None] | None = None
+) -> BuildResult:
+    """Fold dbt's JSON log lines into a result; ``on_node`` sees each node as it finishes."""
+    result = BuildResult(returncode=0)
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            # Not a log event (a Python traceback before logging started): keep it as an error.
+            result.errors.append(line)
+            continue
+        info = event.get("info", {})
+        if outcome := node_outcome(event):
+            result.nodes.append(outcome)
+            if on_node:
+                on_node(outcome)
+        elif info.get("name") == "StatsLine":
+            stats = event.get("data", {}).get("stats", {})
+            result.stats = {k: int(v) for k, v in stats.items() if str(v).isdigit()}
+        elif (
+            info.get("level") == "error"
+            and not event.get("data", {}).get("node_info")
+            and info.get("name") not in _SUMMARY_EVENTS
+        ):
+            # Node errors come with their NodeFinished; this is one no node carries.
+            result.errors.append(info.get("msg", "").strip())
+    return result
+
+
+def dbt_command(args: list[str], target_path: Path) -> list[str]:
+    return [
+        dbt_executable(),
+        "--no-use-colors",
+        "--log-format",
+        "json",
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path),
+    ]
+
+
+def build_marts(
+    config: ProjectConfig,
+    args: list[str] | None = None,
+    target_path: Path | None = None,
+    on_node: Callable[[NodeOutcome], None] | None = None,
+    threads: int = 4,
+) -> BuildResult:
+    """Run ``dbt <args>`` (default: the production build) and report each node as it ends."""
+    target_path = target_path or config.data_dir / "dbt_target"
+    target_path.mkdir(parents=True, exist_ok=True)
+    environment = {
+        **dbt_subprocess_env(resolve_warehouse(config), threads=threads),
+        **dbt_env(config),
+    }
+    with subprocess.Popen(
+        dbt_command(args or PRODUCTION_BUILD, target_path),
+        cwd=DBT_PROJECT_DIR,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        result = collect(process.stdout, on_node)
+    result.returncode = process.returncode
+    return result
