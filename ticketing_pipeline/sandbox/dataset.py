@@ -13,6 +13,7 @@ Humanitix cursors are epoch milliseconds (``updatedAt``); Eventbrite cursors are
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,61 @@ class HxTicketType:
     weight: int = 1  # how often buyers pick it (generator only)
 
 
+@dataclass(slots=True)
+class HxPackage:
+    """A Humanitix package (``packagedTickets[]``): several tickets sold together for one price."""
+
+    id: str
+    name: str
+    price: int  # cents, for the whole package
+    # (ticket type, quantity, the package entry's own _id)
+    items: list[tuple[HxTicketType, int, str]]
+    description: str = ""
+
+
+class HxTicketStore(MutableMapping[str, bytes]):
+    """Ticket bytes by id, stored as ``(head, tail)`` and served as ``head + tail``.
+
+    Every ticket carries ``totalsV2`` (about 4.8 KB of JSON, almost all zeros): stored whole per
+    ticket that would multiply the data set's memory by six. Its text depends only on the
+    ticket's money and status, so the tail (``totalsV2`` and the closing brace) is one shared
+    bytes object per distinct value and each ticket keeps only its own head.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[bytes, bytes]] = {}
+
+    def put(self, ticket_id: str, head: bytes, tail: bytes) -> None:
+        self._data[ticket_id] = (head, tail)
+
+    def __getitem__(self, ticket_id: str) -> bytes:
+        head, tail = self._data[ticket_id]
+        return head + tail
+
+    def __setitem__(self, ticket_id: str, value: bytes) -> None:
+        self._data[ticket_id] = (value, b"")
+
+    def __delitem__(self, ticket_id: str) -> None:
+        del self._data[ticket_id]
+
+    def __contains__(self, ticket_id: object) -> bool:
+        return ticket_id in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getstate__(self) -> dict[str, tuple[bytes, bytes]]:
+        return self._data
+
+    def __setstate__(self, state: dict[str, tuple[bytes, bytes]]) -> None:
+        self._data = state
+
+
 @dataclass(slots=True, eq=False)
 class HxEvent:
     id: str
@@ -67,12 +123,15 @@ class HxEvent:
     location: dict[str, Any]
     classification: dict[str, Any]
     tag_ids: list[str]
+    # The region whose store holds the event (and its orders and tickets): ``location``.
+    region: str = ""
+    packages: list[HxPackage] = field(default_factory=list)
     sold_out: bool = False
     record: bytes = b""
     orders: dict[str, bytes] = field(default_factory=dict)
     # (updatedAt ms, order id, session position)
     order_index: list[tuple[int, str, int]] = field(default_factory=list)
-    tickets: dict[str, bytes] = field(default_factory=dict)
+    tickets: HxTicketStore = field(default_factory=HxTicketStore)
     # (updatedAt ms, ticket id, session position, HX_TICKET_* status)
     ticket_index: list[tuple[int, str, int, int]] = field(default_factory=list)
     order_tickets: dict[str, list[str]] = field(default_factory=dict)
@@ -104,7 +163,7 @@ class HxAccount:
     organiser_id: str
     currency: str
     timezone: str
-    country: str
+    country: str  # the key owner's region: what the API answers without overrideLocation
     events: dict[str, HxEvent] = field(default_factory=dict)
     # (updatedAt ms, event id)
     event_index: list[tuple[int, str]] = field(default_factory=list)
@@ -191,6 +250,9 @@ class SandboxAccount:
     display_name: str
     secret: str  # Humanitix API key or Eventbrite bearer token
     currency: str
+    # Humanitix: the regions holding the account's events, its own (the default) first. A region
+    # other than the first is only served with ``overrideLocation=<region>``.
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +331,14 @@ class SandboxDataset:
     @property
     def accounts(self) -> list[SandboxAccount]:
         out = [
-            SandboxAccount("humanitix", a.account_id, a.display_name, a.api_key, a.currency)
+            SandboxAccount(
+                "humanitix",
+                a.account_id,
+                a.display_name,
+                a.api_key,
+                a.currency,
+                (a.country, *sorted({e.region for e in a.events.values()} - {a.country})),
+            )
             for a in self.hx_accounts.values()
         ]
         out += [

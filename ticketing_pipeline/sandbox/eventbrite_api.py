@@ -41,7 +41,11 @@ from ticketing_pipeline.sandbox.dataset import (
 )
 from ticketing_pipeline.sandbox.errors import ApiError, eventbrite_error, json_response
 from ticketing_pipeline.sandbox.formats import dump, parse_eventbrite_time
-from ticketing_pipeline.sandbox.records import eb_organization_record, eb_ticket_class_record
+from ticketing_pipeline.sandbox.records import (
+    eb_event_sales_status,
+    eb_organization_record,
+    eb_ticket_class_record,
+)
 
 PREFIX = "/eventbrite/v3"
 DEFAULT_PAGE_SIZE = 50
@@ -169,8 +173,27 @@ def _decode(request: Request) -> dict[str, Any] | None:
     return token
 
 
+# What a last page says about ``continuation``, per list: the captures show all three (present
+# with ``has_more_items: false`` on organizations, null on ticket classes, absent on events and
+# attendees). Only ``has_more_items`` decides; a client that follows a last page's token anyway
+# gets an empty page. Orders use "present", the case that traps a client looping on the token.
+LAST_PAGE_TOKEN = {
+    "organizations": "present",
+    "ticket_classes": "null",
+    "events": "absent",
+    "attendees": "absent",
+    "orders": "present",
+}
+
+
 def _pagination(
-    request: Request, count: int, page_number: int, size: int, has_more: bool, next_token: Any
+    request: Request,
+    count: int,
+    page_number: int,
+    size: int,
+    has_more: bool,
+    next_token: Any,
+    last_page_token: str = "absent",
 ) -> dict[str, Any]:
     pagination: dict[str, Any] = {
         "object_count": count,
@@ -179,9 +202,11 @@ def _pagination(
         "page_count": max(1, -(-count // size)),
         "has_more_items": has_more,
     }
-    if has_more:
+    if has_more or (last_page_token == "present" and next_token is not None):
         next_token["q"] = _fingerprint(request)
         pagination["continuation"] = _encode(next_token)
+    elif last_page_token == "null":
+        pagination["continuation"] = None
     return pagination
 
 
@@ -197,6 +222,7 @@ def _keyset_page(
     allowed: frozenset[int],
     since_s: int | None,
     last_item_seen: str | None,
+    last_page_token: str = "absent",
 ) -> tuple[list[str], dict[str, Any]]:
     """Page through an index sorted by (changed, id), filtered by flag; returns ids + pagination."""
     size = _page_size(request)
@@ -245,10 +271,13 @@ def _keyset_page(
                 has_more = True
                 break
     next_token = None
-    if has_more:
+    if i > 0 and (has_more or last_page_token == "present"):
         last = index[i - 1]
         next_token = {"k": [last[0], last[1]], "c": count, "n": page_number + 1}
-    return ids, _pagination(request, count, page_number, size, has_more, next_token)
+    pagination = _pagination(
+        request, count, page_number, size, has_more, next_token, last_page_token
+    )
+    return ids, pagination
 
 
 def _changed_since(request: Request) -> int | None:
@@ -277,6 +306,10 @@ def _order_bytes(ds: SandboxDataset, order_id: str, expand: set[str]) -> bytes:
 
 def _event_bytes(ds: SandboxDataset, event: EbEvent, expand: set[str]) -> bytes:
     extra = []
+    if "event_sales_status" in expand:
+        occurrences = [ds.eb_events[c] for c in event.children] if event.is_parent else [event]
+        status = eb_event_sales_status(event, occurrences, ds.now_ms)
+        extra.append(b'"event_sales_status":' + orjson.dumps(status))
     if "venue" in expand:
         venue = ds.eb_venues.get(event.venue_id or "")
         extra.append(b'"venue":' + (venue[1] if venue else b"null"))
@@ -294,7 +327,9 @@ def _orders(request: Request, ds: SandboxDataset, index: list[tuple[int, str, in
         raise _args_error("status")
     since = _changed_since(request)
     last_item_seen = request.query_params.get("last_item_seen")
-    ids, pagination = _keyset_page(request, index, ORDER_STATUS[status], since, last_item_seen)
+    ids, pagination = _keyset_page(
+        request, index, ORDER_STATUS[status], since, last_item_seen, LAST_PAGE_TOKEN["orders"]
+    )
     expand = _expand(request)
     return _body(pagination, b"orders", [_order_bytes(ds, i, expand) for i in ids])
 
@@ -319,9 +354,16 @@ def me(request: Request, ds: SandboxDataset) -> Response:
 
 def my_organizations(request: Request, ds: SandboxDataset) -> Response:
     org_ids = _org_ids(request, ds)
-    created = ds.anchor_ms - 900 * 86_400_000
-    orgs = [dump(eb_organization_record(ds.eb_orgs[o], created)) for o in org_ids]
-    pagination = _pagination(request, len(orgs), 1, max(len(orgs), 1), False, None)
+    orgs = [dump(eb_organization_record(ds.eb_orgs[o])) for o in org_ids]
+    pagination = _pagination(
+        request,
+        len(orgs),
+        1,
+        max(len(orgs), DEFAULT_PAGE_SIZE),
+        False,
+        {"o": len(orgs), "n": 2},
+        LAST_PAGE_TOKEN["organizations"],
+    )
     return _body(pagination, b"organizations", orgs)
 
 
@@ -364,7 +406,9 @@ def org_events(request: Request, ds: SandboxDataset) -> Response:
     chunk = events[offset : offset + size]
     has_more = offset + size < len(events)
     next_token = {"o": offset + size, "n": page_number + 1} if has_more else None
-    pagination = _pagination(request, len(events), page_number, size, has_more, next_token)
+    pagination = _pagination(
+        request, len(events), page_number, size, has_more, next_token, LAST_PAGE_TOKEN["events"]
+    )
     expand = _expand(request)
     return _body(pagination, b"events", [_event_bytes(ds, e, expand) for e in chunk])
 
@@ -389,7 +433,12 @@ def event_attendees(request: Request, ds: SandboxDataset) -> Response:
     since = _changed_since(request)
     last_item_seen = request.query_params.get("last_item_seen")
     ids, pagination = _keyset_page(
-        request, event.attendee_index, ATTENDEE_STATUS[status], since, last_item_seen
+        request,
+        event.attendee_index,
+        ATTENDEE_STATUS[status],
+        since,
+        last_item_seen,
+        LAST_PAGE_TOKEN["attendees"],
     )
     return _body(pagination, b"attendees", [event.attendees[i] for i in ids])
 
@@ -406,7 +455,9 @@ def ticket_classes(request: Request, ds: SandboxDataset) -> Response:
     event = _event(request, ds)
     classes = [dump(eb_ticket_class_record(event, tc, ds.now_ms)) for tc in event.ticket_classes]
     size = max(len(classes), DEFAULT_PAGE_SIZE)
-    pagination = _pagination(request, len(classes), 1, size, False, None)
+    pagination = _pagination(
+        request, len(classes), 1, size, False, None, LAST_PAGE_TOKEN["ticket_classes"]
+    )
     return _body(pagination, b"ticket_classes", classes)
 
 

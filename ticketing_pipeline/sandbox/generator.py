@@ -39,6 +39,7 @@ from ticketing_pipeline.sandbox.dataset import (
     EbTicketClass,
     HxAccount,
     HxEvent,
+    HxPackage,
     HxSession,
     HxTicketType,
     SandboxDataset,
@@ -61,6 +62,7 @@ from ticketing_pipeline.sandbox.money import (
     eb_sum_costs,
     hx_order_totals,
     hx_ticket_money,
+    package_shares,
     percent_off,
 )
 from ticketing_pipeline.sandbox.records import (
@@ -68,10 +70,12 @@ from ticketing_pipeline.sandbox.records import (
     eb_event_record,
     eb_venue_record,
     hx_event_record,
+    hx_ticket_parts,
     hx_totals_json,
 )
 
 T = TypeVar("T")
+_ZERO = hx_money(0)
 DEFAULT_ANCHOR = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -92,6 +96,11 @@ class SandboxSpec:
     anchor: datetime = DEFAULT_ANCHOR
     # Top-level events per account; None scales with the account's share of orders.
     events_per_account: int | None = None
+    # Humanitix accounts also hold events in a second region (AU <-> NZ, GB -> US, US -> GB),
+    # every third regular event. Those events, their orders and tickets are served
+    # only with ``overrideLocation=<region>``, as on the real platform (data lives per region).
+    # Off by default: a client that does not sync regions would miss them.
+    humanitix_second_region: bool = False
 
     @property
     def account_count(self) -> int:
@@ -113,6 +122,7 @@ class SandboxSpec:
                 self.eventbrite_second_token_orgs,
                 self.anchor.isoformat(),
                 self.events_per_account,
+                self.humanitix_second_region,
             )
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -197,6 +207,8 @@ PLACES = {
 }
 # An account or organization has one currency; cycling through these mixes them across accounts.
 HX_CURRENCIES = ("AUD", "NZD", "GBP", "USD")
+# The second region of a Humanitix account (``SandboxSpec.humanitix_second_region``), by currency.
+SECOND_REGION_CURRENCY = {"AUD": "NZD", "NZD": "AUD", "GBP": "USD", "USD": "GBP"}
 EB_CURRENCIES = ("USD", "GBP", "AUD", "NZD")
 
 
@@ -307,6 +319,31 @@ def make_buyer(rng: random.Random, phone: str) -> Buyer:
     return Buyer(first, last, email, mobile, organisation)
 
 
+def _address_components(
+    created_ms: int,
+    ds: SandboxDataset,
+    venue: tuple[str, str, str, float, float, int],
+    place: Place,
+) -> list[dict[str, object]]:
+    """Google-style ``addressComponents`` (the capture's shape): where city and country live."""
+    parts = (
+        (venue[1], venue[1], ["route"]),
+        (place.city, place.city, ["locality", "political"]),
+        (place.region, place.region, ["administrative_area_level_1", "political"]),
+        (place.country, place.country, ["country", "political"]),
+        (venue[2], venue[2], ["postal_code"]),
+    )
+    return [
+        {
+            "_id": object_id(created_ms, ds.machine, ds.next_counter()),
+            "long_name": long_name,
+            "short_name": short_name,
+            "types": types,
+        }
+        for long_name, short_name, types in parts
+    ]
+
+
 # --- Humanitix orders (also used by mutate) ----------------------------------------------------
 
 
@@ -325,23 +362,34 @@ def build_hx_order(
 
     ``outcome`` "refund" cancels (and refunds) every ticket at ``outcome_ms``; "partial" cancels
     some. ``checkin`` marks complete tickets of a past session as checked in. Returns the id.
+    Some orders on events with packages buy one package: its tickets share the package's price.
     """
     session = event.sessions[pos]
     currency = event.currency
-    types = [t for t in event.ticket_types if not t.deleted and not t.disabled]
-    cum = list(accumulate(t.weight for t in types))
-    n = _ticket_count(rng)
-    main = _weighted(rng, types, cum)
-    chosen = [main] * n if rng.random() < 0.8 else [_weighted(rng, types, cum) for _ in range(n)]
-    prices = [rng.randrange(5, 101) * 100 if t.is_donation else t.price for t in chosen]
-    paid = any(prices)
-
+    package = None
+    if event.packages and rng.random() < 0.12:
+        package = event.packages[rng.randrange(len(event.packages))]
     percent, code, auto = 0, None, False
-    roll = rng.random()
-    if paid and roll < 0.08:
-        code, percent = PROMO_CODES[rng.randrange(len(PROMO_CODES))]
-    elif paid and n >= 4 and roll < 0.30:
-        auto, percent = True, 10
+    if package is not None:
+        chosen = [t for t, quantity, _ in package.items for _ in range(quantity)]
+        n = len(chosen)
+        prices = package_shares(package.price, [t.price for t in chosen])
+    else:
+        types = [t for t in event.ticket_types if not t.deleted and not t.disabled]
+        cum = list(accumulate(t.weight for t in types))
+        n = _ticket_count(rng)
+        main = _weighted(rng, types, cum)
+        chosen = (
+            [main] * n if rng.random() < 0.8 else [_weighted(rng, types, cum) for _ in range(n)]
+        )
+        prices = [rng.randrange(5, 101) * 100 if t.is_donation else t.price for t in chosen]
+        paid = any(prices)
+        roll = rng.random()
+        if paid and roll < 0.08:
+            code, percent = PROMO_CODES[rng.randrange(len(PROMO_CODES))]
+        elif paid and n >= 4 and roll < 0.30:
+            auto, percent = True, 10
+    paid = any(prices)
     moneys: list[HxTicketMoney] = [
         hx_ticket_money(
             price,
@@ -370,32 +418,35 @@ def build_hx_order(
     else:
         financial = "paid"
 
+    # (paymentType, paymentGateway): the captures show string gateways ("manual") even for
+    # free and voucher orders.
     channel_roll = rng.random()
     if channel_roll < 0.85:
         channel, manual = "online", False
         payment = ("card", "stripe") if rng.random() < 0.93 else ("afterpay", "afterpay")
     elif channel_roll < 0.93:
         channel, manual = "boxOffice", False
-        payment = ("card", "stripe") if rng.random() < 0.7 else ("cash", None)
+        payment = ("card", "stripe") if rng.random() < 0.7 else ("cash", "manual")
     else:
         channel, manual = "manual", True
-        payment = ("invoice", None) if rng.random() < 0.5 else ("manual", None)
+        payment = ("invoice", "manual") if rng.random() < 0.5 else ("voucher", "manual")
     if not paid:
-        payment = ("free", None)
+        payment = ("complimentary", "manual") if manual else ("noPaymentNecessary", "manual")
     buyer = make_buyer(rng, PLACES[currency].phone)
 
-    counter = ds.next_counter(n + 1)
+    counter = ds.next_counter(n + 2)
     order_id = object_id(created_ms, ds.machine, counter)
     order_name = _base36(counter * 2_654_435_761 + ds.spec.seed, 8)
+    package_group_id = object_id(created_ms, ds.machine, counter + n + 1) if package else None
     created = iso_ms(created_ms)
     outcome_iso = iso_ms(outcome_ms) if outcome else None
     date_id = session.id
+    region = event.region
     ticket_ids: list[str] = []
     tickets = event.tickets
     ticket_index = event.ticket_index
     for i in range(n):
         ticket_type = chosen[i]
-        money = moneys[i]
         ticket_id = object_id(created_ms, ds.machine, counter + 1 + i)
         if i == 0:
             first, last, organisation = buyer.first, buyer.last, buyer.organisation
@@ -405,48 +456,58 @@ def build_hx_order(
             organisation = None
         is_cancelled = cancelled[i]
         updated_ms = outcome_ms if is_cancelled else created_ms
-        check = {"checkedIn": False, "date": None}
+        checked_ms = None
         if checkin and not is_cancelled and rng.random() < 0.85:
             checked_ms = session.start_ms - 30 * MINUTE_MS + rng.randrange(150 * MINUTE_MS)
-            check = {"checkedIn": True, "date": iso_ms(checked_ms)}
             updated_ms = max(updated_ms, checked_ms)
-        record = {
+        # Key order of the captured tickets; money keys are filled by hx_ticket_parts.
+        record: dict[str, object] = {
             "_id": ticket_id,
-            "eventId": event.id,
-            "orderId": order_id,
-            "orderName": order_name,
-            "eventDateId": date_id,
-            "ticketTypeId": ticket_type.id,
-            "ticketTypeName": ticket_type.name,
-            "number": event.next_ticket_number,
-            "firstName": first,
-            "lastName": last,
-            "organisation": organisation,
+            "location": region,
             "currency": currency,
-            "price": hx_money(money.price),
-            "discount": hx_money(money.discount),
-            "netPrice": hx_money(money.net_price),
-            "taxes": hx_money(money.taxes),
-            "fee": hx_money(money.fee),
-            "passedOnFee": hx_money(money.passed_on_fee),
-            "absorbedFee": hx_money(money.absorbed_fee),
-            "total": hx_money(money.total),
+            "orderId": order_id,
+            "eventId": event.id,
+            "orderName": order_name,
+            "number": event.next_ticket_number,
+            "eventDateId": date_id,
+            "ticketTypeName": ticket_type.name,
+            "ticketTypeId": ticket_type.id,
+            "price": None,
+            "discount": None,
+            "netPrice": None,
+            "taxes": None,
+            "fee": None,
+            "passedOnFee": None,
+            "absorbedFee": None,
+            "dgrDonation": _ZERO,
+            "total": None,
             "status": "cancelled" if is_cancelled else "complete",
-            "cancelledAt": outcome_iso if is_cancelled else None,
-            "salesChannel": channel,
             "isDonation": ticket_type.is_donation,
-            "checkIn": check,
-            "seatingLocation": None,
-            "swappedFrom": None,
-            "swappedTo": None,
-            "createdAt": created,
-            "updatedAt": iso_ms(updated_ms),
         }
+        if package is not None:
+            record["packageId"] = package.id
+            record["packageName"] = package.name
+            record["packageGroupId"] = package_group_id
+            record["packagePrice"] = hx_money(package.price)
+        record["salesChannel"] = channel
+        record["additionalFields"] = []
+        record["checkInHistory"] = []
+        if checked_ms is not None:
+            record["checkIn"] = {"checkedIn": True, "date": iso_ms(checked_ms)}
+        if is_cancelled:
+            record["cancelledAt"] = outcome_iso
+        record["createdAt"] = created
+        record["updatedAt"] = iso_ms(updated_ms)
+        record["firstName"] = first
+        record["lastName"] = last
+        if organisation is not None:
+            record["organisation"] = organisation
+        record["qrCodeData"] = {"_id": ticket_id[::-1], "eventId": event.id}
         event.next_ticket_number += 1
         if not is_cancelled:
             key = (ticket_type.id, pos)
             event.sold[key] = event.sold.get(key, 0) + 1
-        tickets[ticket_id] = dump(record)
+        tickets.put(ticket_id, *hx_ticket_parts(record, moneys[i], is_cancelled, currency))
         ticket_index.append(
             (
                 updated_ms,
@@ -458,39 +519,51 @@ def build_hx_order(
         ticket_ids.append(ticket_id)
 
     discount_total = purchase["discounts"]
-    purchase_json = hx_totals_json(purchase)
+    fees_included = not event.pass_fees
+    purchase_json = hx_totals_json(purchase, fees_included)
     order_updated_ms = outcome_ms if outcome else created_ms
-    order = {
+    # Key order of the captured orders; optional keys (discounts, organisation, notes) only when
+    # they have a value, as the captures show optional keys absent rather than null.
+    order: dict[str, object] = {
         "_id": order_id,
+        "currency": currency,
+        "orderName": order_name,
         "eventId": event.id,
         "eventDateId": date_id,
-        "userId": account.user_id,
-        "currency": currency,
         "status": "complete",
         "financialStatus": financial,
-        "manualOrder": manual,
-        "salesChannel": channel,
-        "firstName": buyer.first,
-        "lastName": buyer.last,
-        "organisation": buyer.organisation,
-        "email": buyer.email,
-        "mobile": buyer.mobile,
-        "orderName": order_name,
+        "businessPurpose": buyer.organisation is not None,
         "paymentType": payment[0],
         "paymentGateway": payment[1],
-        "discounts": {
+        "purchaseTotals": purchase_json,
+        "manualOrder": manual,
+        "tipFees": False,
+        "totals": hx_totals_json(totals, fees_included) if outcome else purchase_json,
+        "clientDonation": _ZERO,
+    }
+    if auto or code:
+        order["discounts"] = {
             "autoDiscount": {"discountAmount": hx_money(discount_total)} if auto else None,
             "discountCode": (
                 {"code": code, "discountAmount": hx_money(discount_total)} if code else None
             ),
-        },
-        "completedAt": created,
-        "createdAt": created,
-        "updatedAt": iso_ms(order_updated_ms),
-        "location": account.country,
-        "totals": hx_totals_json(totals) if outcome else purchase_json,
-        "purchaseTotals": purchase_json,
-    }
+        }
+    if manual:
+        order["notes"] = "Entered at the box office"
+    order["organiserMailListOptIn"] = buyer.mobile[-1] in "0123"
+    order["incompleteAt"] = iso_ms(created_ms + 20 * MINUTE_MS)
+    order["salesChannel"] = channel
+    order["additionalFields"] = []
+    order["createdAt"] = created
+    order["updatedAt"] = iso_ms(order_updated_ms)
+    order["location"] = region
+    order["email"] = buyer.email
+    order["firstName"] = buyer.first
+    order["lastName"] = buyer.last
+    if buyer.organisation is not None:
+        order["organisation"] = buyer.organisation
+    order["mobile"] = buyer.mobile
+    order["completedAt"] = created
     event.orders[order_id] = dump(order)
     event.order_index.append((order_updated_ms, order_id, pos))
     event.order_tickets[order_id] = ticket_ids
@@ -575,7 +648,8 @@ def build_eb_order(
         for tc, face in zip(chosen, faces, strict=True)
     ]
     costs = [
-        eb_costs(face, disc, event.pass_fees, currency)
+        # The event passing fees on means its classes do not include them in the price.
+        eb_costs(face, disc, not event.pass_fees, currency)
         for face, disc in zip(faces, discounts, strict=True)
     ]
     if outcome == "partial" and n < 2:
@@ -896,40 +970,42 @@ class _Generator:
                             new_id(), "Early Bird", price * 8 // 10, False, 0, "", deleted=True
                         )
                     )
+            # The event's region: the account's own, or (with the spec's option) another one,
+            # served only with overrideLocation. Its money is in that region's currency.
+            region_place = place
+            if spec.humanitix_second_region and j >= 3 and j % 3 == 0:
+                region_place = PLACES[SECOND_REGION_CURRENCY[currency]]
             if online:
                 location = {
                     "type": "online",
-                    "venueName": None,
-                    "address": None,
-                    "latLng": None,
-                    "placeId": None,
+                    "latLng": [],
+                    "addressComponents": [],
                     "onlineUrl": f"https://stream.example.com/{k}-{j}",
-                    "city": None,
-                    "region": None,
-                    "country": place.country,
                 }
             else:
-                venue = place.venues[rng.randrange(len(place.venues))]
+                venue = region_place.venues[rng.randrange(len(region_place.venues))]
                 location = {
                     "type": "address",
                     "venueName": venue[0],
-                    "address": f"{venue[1]}, {place.city} {place.region} {venue[2]}",
+                    "address": (
+                        f"{venue[1]}, {region_place.city} {region_place.region} {venue[2]}"
+                    ),
                     "latLng": [venue[3], venue[4]],
+                    "addressComponents": _address_components(created_ms, ds, venue, region_place),
                     "placeId": "ChIJ"
                     + _secret(
                         spec.seed, f"place-{venue[0]}", 23, "abcdefghijkmnpqrstuvwxyzABCDEFGH"
                     ),
-                    "onlineUrl": None,
-                    "city": place.city,
-                    "region": place.region,
-                    "country": place.country,
                 }
+            classification = {"type": genre[0], "category": genre[1]}
+            if j % 5 != 4:  # the capture has an event without a subcategory
+                classification["subcategory"] = genre[2]
             event = HxEvent(
                 id=object_id(created_ms, ds.machine, ds.next_counter()),
                 account_id=label,
                 name=name,
-                currency=currency,
-                timezone=place.timezone,
+                currency=region_place.currency,
+                timezone=region_place.timezone,
                 created_ms=created_ms,
                 updated_ms=min(
                     created_ms + rng.randrange(1, 10) * DAY_MS, self.anchor_ms - HOUR_MS
@@ -939,11 +1015,14 @@ class _Generator:
                 sessions=sessions,
                 ticket_types=types,
                 location=location,
-                classification={"type": genre[0], "category": genre[1], "subcategory": genre[2]},
+                classification=classification,
                 tag_ids=[
                     account.tags[i]["_id"] for i in sorted(rng.sample(range(len(TAG_NAMES)), 2))
                 ],
+                region=region_place.country,
             )
+            if not free and rng.random() < 0.35:
+                event.packages = self._hx_packages(event, created_ms)
             events.append(event)
             ds.hx_events[event.id] = event
             account.events[event.id] = event
@@ -1001,6 +1080,30 @@ class _Generator:
             event.record = hx_event_record(account, event)
             account.event_index.append((event.updated_ms, event.id))
         account.event_index.sort()
+
+    def _hx_packages(self, event: HxEvent, created_ms: int) -> list[HxPackage]:
+        """One or two packages of the event's ticket types, priced below their sum."""
+        ds = self.ds
+
+        def new_id() -> str:
+            return object_id(created_ms, ds.machine, ds.next_counter())
+
+        by_name = {t.name: t for t in event.ticket_types if not t.deleted and not t.is_donation}
+        packages = []
+        general, vip = by_name.get("General Admission"), by_name.get("VIP")
+        if general is not None:
+            price = general.price * 4 * 85 // 100 // 100 * 100  # whole units, 15% off
+            packages.append(
+                HxPackage(new_id(), "Group 4-pack", price, [(general, 4, new_id())], "Four GA")
+            )
+        if general is not None and vip is not None and self.rng.random() < 0.5:
+            price = (general.price + vip.price) * 9 // 10 // 100 * 100
+            packages.append(
+                HxPackage(
+                    new_id(), "Date night", price, [(general, 1, new_id()), (vip, 1, new_id())]
+                )
+            )
+        return packages
 
     def _hx_bookable(self, event: HxEvent) -> list[int]:
         return [

@@ -98,14 +98,18 @@ def _bool_param(params: dict[str, str], name: str) -> bool:
     return raw.lower() == "true"
 
 
-def _other_region(params: dict[str, str], account: HxAccount) -> bool:
-    """Humanitix stores data per region; ``overrideLocation`` reads another region's store."""
+def _region(params: dict[str, str], account: HxAccount) -> str:
+    """The region store a request reads: ``overrideLocation``, else the key owner's region.
+
+    Humanitix keeps data per region (every record's ``location``); an event of another region
+    (and its orders and tickets) is invisible, a 404, unless that region is asked for.
+    """
     raw = params.get("overrideLocation")
     if raw is None:
-        return False
+        return account.country
     if raw not in REGIONS:
         raise ApiError(400, f'"overrideLocation" must be one of [{", ".join(REGIONS)}]')
-    return raw != account.country
+    return raw
 
 
 def _page(
@@ -122,9 +126,9 @@ def _page(
     return json_response(head + b",".join([records[i] for i in chunk]) + b"]}")
 
 
-def _event(account: HxAccount, ds: SandboxDataset, event_id: str) -> HxEvent:
+def _event(account: HxAccount, ds: SandboxDataset, event_id: str, region: str) -> HxEvent:
     event = ds.hx_events.get(event_id)
-    if event is None or event.account_id != account.account_id:
+    if event is None or event.account_id != account.account_id or event.region != region:
         raise ApiError(404, "Event not found")
     return event
 
@@ -158,8 +162,10 @@ def list_events(request: Request, ds: SandboxDataset) -> Response:
     params = _params(request, ("page", "pageSize", "since", "inFutureOnly", "overrideLocation"))
     since = _since(params)
     future_only = _bool_param(params, "inFutureOnly")
-    other_region = _other_region(params, account)
-    ids = [] if other_region else _filtered(account.event_index, since, None)
+    region = _region(params, account)
+    ids = _filtered(account.event_index, since, None)
+    events = account.events
+    ids = [i for i in ids if events[i].region == region]
     if future_only:
         now = ds.now_ms
         ids = [i for i in ids if account.events[i].end_ms >= now]
@@ -170,24 +176,23 @@ def list_events(request: Request, ds: SandboxDataset) -> Response:
 def get_event(request: Request, ds: SandboxDataset) -> Response:
     account = _account(request, ds)
     params = _params(request, ("overrideLocation",))
-    if _other_region(params, account):
-        raise ApiError(404, "Event not found")
-    return json_response(_event(account, ds, request.path_params["eventId"]).record)
+    event = _event(account, ds, request.path_params["eventId"], _region(params, account))
+    return json_response(event.record)
 
 
 def list_orders(request: Request, ds: SandboxDataset) -> Response:
     account = _account(request, ds)
     params = _params(request, ("page", "pageSize", "since", "eventDateId", "overrideLocation"))
     since = _since(params)
-    event = _event(account, ds, request.path_params["eventId"])
+    event = _event(account, ds, request.path_params["eventId"], _region(params, account))
     ids = _filtered(event.order_index, since, _date_pos(event, params))
     return _page(b"orders", params, ids, event.orders, page_required=False)
 
 
 def get_order(request: Request, ds: SandboxDataset) -> Response:
     account = _account(request, ds)
-    _params(request, ("overrideLocation",))
-    event = _event(account, ds, request.path_params["eventId"])
+    params = _params(request, ("overrideLocation",))
+    event = _event(account, ds, request.path_params["eventId"], _region(params, account))
     record = event.orders.get(request.path_params["orderId"])
     if record is None:
         raise ApiError(404, "Order not found")
@@ -206,15 +211,15 @@ def list_tickets(request: Request, ds: SandboxDataset) -> Response:
         if status_raw not in ("complete", "cancelled"):
             raise ApiError(400, '"status" must be one of [complete, cancelled]')
         status = HX_TICKET_COMPLETE if status_raw == "complete" else HX_TICKET_CANCELLED
-    event = _event(account, ds, request.path_params["eventId"])
+    event = _event(account, ds, request.path_params["eventId"], _region(params, account))
     ids = _filtered(event.ticket_index, since, _date_pos(event, params), status)
     return _page(b"tickets", params, ids, event.tickets, page_required=False)
 
 
 def get_ticket(request: Request, ds: SandboxDataset) -> Response:
     account = _account(request, ds)
-    _params(request, ("overrideLocation",))
-    event = _event(account, ds, request.path_params["eventId"])
+    params = _params(request, ("overrideLocation",))
+    event = _event(account, ds, request.path_params["eventId"], _region(params, account))
     record = event.tickets.get(request.path_params["ticketId"])
     if record is None:
         raise ApiError(404, "Ticket not found")
@@ -224,7 +229,8 @@ def get_ticket(request: Request, ds: SandboxDataset) -> Response:
 def list_tags(request: Request, ds: SandboxDataset) -> Response:
     account = _account(request, ds)
     params = _params(request, ("page", "pageSize", "overrideLocation"))
-    tags = [] if _other_region(params, account) else account.tags
+    # Tags belong to the account's own region.
+    tags = account.tags if _region(params, account) == account.country else []
     records = {t["_id"]: dump(t) for t in tags}
     return _page(b"tags", params, list(records), records, page_required=False)
 

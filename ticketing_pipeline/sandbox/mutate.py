@@ -39,8 +39,12 @@ from ticketing_pipeline.sandbox.generator import (
     build_eb_order,
     build_hx_order,
 )
-from ticketing_pipeline.sandbox.money import HX_TOTAL_KEYS, HxTicketMoney, hx_order_totals
-from ticketing_pipeline.sandbox.records import HX_TICKET_MONEY_KEYS, hx_totals_json
+from ticketing_pipeline.sandbox.money import HX_TOTAL_MONEY_KEYS, hx_order_totals
+from ticketing_pipeline.sandbox.records import (
+    hx_money_of_totals_v2,
+    hx_ticket_parts,
+    hx_totals_json,
+)
 
 KINDS = ("new", "refund", "partial", "cancel", "edit")
 KIND_WEIGHTS = tuple(accumulate((30, 20, 15, 10, 25)))
@@ -187,6 +191,7 @@ class _Mutator:
         else:
             return None
         at = iso_ms(t_ms)
+        fees_included = order["totals"]["feesIncluded"]
         if kind == "edit":
             order["lastName"] = LAST_NAMES[self.rng.randrange(len(LAST_NAMES))]
             order["firstName"] = FIRST_NAMES[self.rng.randrange(len(FIRST_NAMES))]
@@ -195,26 +200,34 @@ class _Mutator:
                 .replace(" ", "")
                 .replace("'", "")
             )
-            totals = {k: cents_of(order["totals"][k]) for k in HX_TOTAL_KEYS}
+            totals = {k: cents_of(order["totals"][k]) for k in HX_TOTAL_MONEY_KEYS}
         else:
             cancel = (
                 live
                 if kind in ("refund", "cancel")
                 else live[-self.rng.randint(1, len(live) - 1) :]
             )
+            # The sale of each ticket is in its totalsV2 (a cancelled one reports 0 elsewhere).
+            moneys = [hx_money_of_totals_v2(t["totalsV2"]) for t in tickets]
+            cancel_ids = {t["_id"] for t in cancel}
             self.mark(event.ticket_index)
-            for ticket in cancel:
+            for ticket, money in zip(tickets, moneys, strict=True):
+                if ticket["_id"] not in cancel_ids:
+                    continue
                 ticket["status"] = "cancelled"
                 ticket["cancelledAt"] = at
                 ticket["updatedAt"] = at
                 pos = event.session_pos(ticket["eventDateId"]) or 0
                 key = (ticket["ticketTypeId"], pos)
                 event.sold[key] = event.sold.get(key, 1) - 1
-                event.tickets[ticket["_id"]] = _hx_dump(ticket, HX_TICKET_MONEY_KEYS)
+                del ticket["totalsV2"]
+                if "packagePrice" in ticket:
+                    ticket["packagePrice"] = hx_money(cents_of(ticket["packagePrice"]))
+                ticket["dgrDonation"] = hx_money(0)
+                event.tickets.put(
+                    ticket["_id"], *hx_ticket_parts(ticket, money, True, ticket["currency"])
+                )
                 event.ticket_index.append((t_ms, ticket["_id"], pos, HX_TICKET_CANCELLED))
-            moneys = [
-                HxTicketMoney(*(cents_of(t[k]) for k in HX_TICKET_MONEY_KEYS)) for t in tickets
-            ]
             cancelled = [t["status"] == "cancelled" for t in tickets]
             totals = hx_order_totals(moneys, cancelled)
             if cents_of(order["purchaseTotals"]["grossSales"]) == 0:
@@ -222,11 +235,13 @@ class _Mutator:
             else:
                 order["financialStatus"] = "refunded" if all(cancelled) else "partiallyRefunded"
         order["updatedAt"] = at
-        order["totals"] = hx_totals_json(totals)
+        order["totals"] = hx_totals_json(totals, fees_included)
         order["purchaseTotals"] = hx_totals_json(
-            {k: cents_of(order["purchaseTotals"][k]) for k in HX_TOTAL_KEYS}
+            {k: cents_of(order["purchaseTotals"][k]) for k in HX_TOTAL_MONEY_KEYS}, fees_included
         )
-        for holder in (order["discounts"]["autoDiscount"], order["discounts"]["discountCode"]):
+        order["clientDonation"] = hx_money(cents_of(order["clientDonation"]))
+        discounts = order.get("discounts") or {}
+        for holder in (discounts.get("autoDiscount"), discounts.get("discountCode")):
             if holder:
                 holder["discountAmount"] = hx_money(cents_of(holder["discountAmount"]))
         event.orders[order_id] = dump(order)
@@ -334,11 +349,6 @@ class _Mutator:
         kind_name = "order.refunded" if kind == "refund" else "order.updated"
         self.notice("eventbrite", org.id, kind_name, order_id, f"/orders/{order_id}/", at)
         return order_id
-
-
-def _hx_dump(record: dict[str, Any], money_keys: tuple[str, ...]) -> bytes:
-    """Re-serialize a parsed Humanitix record with its money as exact JSON number text."""
-    return dump({k: hx_money(cents_of(v)) if k in money_keys else v for k, v in record.items()})
 
 
 def mutate(ds: SandboxDataset, fraction: float = 0.01, seed: int | None = None) -> MutationSummary:

@@ -25,7 +25,12 @@ class AccountTruth:
     """What one account holds, as the platform's API would report it.
 
     Humanitix ``money`` keys (Decimal major units): ``totals.grossSales``, ``totals.netSales``,
-    ``totals.refunds``, ``totals.total``, ``ticket.price``, ``ticket.total``.
+    ``totals.refunds``, ``totals.total``, ``ticket.price``, ``ticket.total`` (the ticket fields
+    as served: 0 on cancelled tickets, as the platform reports them).
+    Humanitix ``ticket_money`` (per currency, Decimal major units) is what the tickets sold and
+    refunded, read where the platform keeps it: each ticket's ``totalsV2`` (``gross`` =
+    Σ grossSales, ``refunded`` = Σ refunds, ``net`` = Σ netSales). Σ gross equals the orders'
+    ``totals.grossSales`` and Σ refunded their ``totals.refunds``, to the cent.
     Eventbrite ``money`` keys (Decimal of integer minor units): ``order.costs.gross.value``,
     ``attendee.costs.gross.value``, ``ticket_class.quantity_sold``.
     Orders and tickets are those the API serves (Eventbrite: ``status=all_not_deleted``).
@@ -46,6 +51,10 @@ class AccountTruth:
     # Tickets/attendees still valid, per event id (Humanitix: complete tickets; Eventbrite:
     # Σ quantity_sold of the event's ticket classes).
     sold_by_event: dict[str, int] = field(default_factory=dict)
+    ticket_money: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # Humanitix only
+    # Humanitix: events per region (``location``); regions other than the account's own are
+    # served only with ``overrideLocation``.
+    events_by_region: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +71,10 @@ class AccountTruth:
             "tickets_by_status": self.tickets_by_status,
             "money": {c: {k: str(v) for k, v in m.items()} for c, m in self.money.items()},
             "sold_by_event": self.sold_by_event,
+            "ticket_money": {
+                c: {k: str(v) for k, v in m.items()} for c, m in self.ticket_money.items()
+            },
+            "events_by_region": self.events_by_region,
         }
 
 
@@ -79,9 +92,11 @@ def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
         truth = AccountTruth("humanitix", account.account_id, account.currency)
         orders_by: Counter[str] = Counter()
         tickets_by: Counter[str] = Counter()
+        regions: Counter[str] = Counter()
         for event in account.events.values():
             record = loads(event.record)
             truth.events += 1
+            regions[record["location"]] += 1
             truth.sessions += sum(1 for d in record["dates"] if not d["deleted"])
             truth.ticket_types += sum(1 for t in record["ticketTypes"] if not t["deleted"])
             for raw in event.orders.values():
@@ -98,7 +113,12 @@ def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
                 currency = ticket["currency"]
                 _add(truth.money, currency, "ticket.price", decimal_of(ticket["price"]))
                 _add(truth.money, currency, "ticket.total", decimal_of(ticket["total"]))
+                v2 = ticket["totalsV2"]
+                for key, name in (("gross", "grossSales"), ("refunded", "refunds")):
+                    _add(truth.ticket_money, currency, key, decimal_of(v2[name]))
+                _add(truth.ticket_money, currency, "net", decimal_of(v2["netSales"]))
             truth.sold_by_event[event.id] = sold
+        truth.events_by_region = dict(sorted(regions.items()))
         truth.orders = sum(orders_by.values())
         truth.orders_by_status = dict(sorted(orders_by.items()))
         truth.tickets = sum(tickets_by.values())

@@ -71,23 +71,62 @@ def dec(value: float) -> Decimal:
     return Decimal(str(value))
 
 
+def sale(ticket: dict[str, Any]) -> dict[str, Decimal]:
+    """A ticket's sale figures: its own fields, or (cancelled: those read 0) its totalsV2."""
+    v2 = ticket["totalsV2"]
+    fee = v2["fees"]["humanitixFee"]["totalFee"]
+    net = dec(v2["subTotal"]["afterTax"])
+    return {
+        "price": net + dec(v2["discount"]),
+        "discount": dec(v2["discount"]),
+        "netPrice": net,
+        "taxes": dec(v2["subTotal"]["tax"]),
+        "fee": dec(fee["total"]["afterTax"]),
+        "passedOnFee": dec(fee["passOn"]["afterTax"]),
+        "absorbedFee": dec(fee["absorb"]["afterTax"]),
+        "total": dec(v2["grossSales"]),
+    }
+
+
+MONEY_FIELDS = ("price", "discount", "netPrice", "taxes", "fee", "passedOnFee", "absorbedFee")
+
+
 def assert_order_matches_tickets(order: dict[str, Any], tickets: list[dict[str, Any]]) -> None:
     live = [t for t in tickets if t["status"] == "complete"]
     gone = [t for t in tickets if t["status"] == "cancelled"]
     totals, purchase = order["totals"], order["purchaseTotals"]
+    sales = {t["_id"]: sale(t) for t in tickets}
     for t in tickets:
-        assert dec(t["netPrice"]) == dec(t["price"]) - dec(t["discount"])
-        assert dec(t["total"]) == dec(t["netPrice"]) + dec(t["passedOnFee"])
-        assert dec(t["fee"]) == dec(t["passedOnFee"]) + dec(t["absorbedFee"])
-        assert (t["cancelledAt"] is None) == (t["status"] == "complete")
-    assert dec(totals["subtotal"]) == sum(dec(t["price"]) for t in tickets)
-    assert dec(totals["discounts"]) == sum(dec(t["discount"]) for t in tickets)
-    assert dec(totals["grossSales"]) == sum(dec(t["total"]) for t in tickets)
-    assert dec(totals["refunds"]) == sum((dec(t["total"]) for t in gone), Decimal(0))
-    assert dec(totals["total"]) == sum((dec(t["total"]) for t in live), Decimal(0))
-    assert dec(totals["humanitixFee"]) == sum((dec(t["fee"]) for t in live), Decimal(0))
+        money = sales[t["_id"]]
+        assert money["netPrice"] == money["price"] - money["discount"]
+        assert money["total"] == money["netPrice"] + money["passedOnFee"]
+        assert money["fee"] == money["passedOnFee"] + money["absorbedFee"]
+        v2 = t["totalsV2"]
+        if t["status"] == "complete":
+            assert "cancelledAt" not in t
+            # A complete ticket's own fields are its sale.
+            assert {k: dec(t[k]) for k in (*MONEY_FIELDS, "total")} == money
+            assert dec(v2["refunds"]) == 0 and dec(v2["total"]) == money["total"]
+        else:
+            assert t["cancelledAt"]
+            # The platform zeroes every money field of a cancelled ticket (the capture).
+            assert all(t[k] == 0 for k in (*MONEY_FIELDS, "total")), t
+            assert dec(v2["refunds"]) == money["total"] and dec(v2["total"]) == 0
+    assert isinstance(totals["feesIncluded"], bool)
+    assert purchase["feesIncluded"] is totals["feesIncluded"]
+
+    def total(field: str, of: list[dict[str, Any]]) -> Decimal:
+        return sum((sales[t["_id"]][field] for t in of), Decimal(0))
+
+    assert dec(totals["subtotal"]) == total("price", tickets)
+    assert dec(totals["discounts"]) == total("discount", tickets)
+    assert dec(totals["grossSales"]) == total("total", tickets)
+    assert dec(totals["refunds"]) == total("total", gone)
+    assert dec(totals["total"]) == total("total", live)
+    assert dec(totals["total"]) == dec(totals["grossSales"]) - dec(totals["refunds"])
+    assert dec(totals["humanitixFee"]) == total("fee", live)
     assert dec(totals["netSales"]) == dec(totals["total"]) - dec(totals["humanitixFee"])
-    assert dec(totals["taxes"]) == sum((dec(t["taxes"]) for t in live), Decimal(0))
+    assert dec(totals["taxes"]) == total("taxes", live)
     assert dec(purchase["grossSales"]) == dec(totals["grossSales"])
     assert dec(purchase["refunds"]) == 0
     expected = (
