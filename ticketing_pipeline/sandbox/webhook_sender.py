@@ -6,7 +6,13 @@
 * Eventbrite changes as Eventbrite's reference webhooks to
   ``POST {receiver}/webhooks/eventbrite/{org_id}/{token}``: body ``{"config": {"action",
   "user_id", "endpoint_url", "webhook_id"}, "api_url": <sandbox Eventbrite base + api_path>}``,
-  headers ``X-Eventbrite-Event`` and ``X-Eventbrite-Delivery`` (one id per change).
+  with the headers of the real capture (``tests/fixtures/real/
+  eventbrite_webhook_deliveries_headers_excerpt_rio2c_2019.json``): ``User-Agent: Eventbrite
+  Webhooks (Dilithium)``, ``X-Eventbrite-Event: <action>`` and ``X-Eventbrite-Delivery: <the
+  webhook's id>`` -- the same on every delivery of the org's webhook, equal to
+  ``config.webhook_id``; it is not a delivery id. A new order comes as a burst, as in the
+  capture: ``order.placed``, ``order.updated`` and one ``attendee.updated`` per attendee, and
+  for some orders ``order.updated`` arrives before ``order.placed``.
 * Humanitix changes (Humanitix has no webhooks) as a relay would post them: to
   ``POST {receiver}/webhooks/relay/humanitix/{account_id}``, signed per Standard Webhooks, one
   record per message in the receiver's envelope ``{"type", "data"}``: the order's current record
@@ -49,6 +55,7 @@ Route = Literal["eventbrite", "relay"]
 
 DEFAULT_EVENTBRITE_API_BASE = "http://127.0.0.1:8765/eventbrite/v3"  # ``serve()``'s default port
 STALE_SECONDS = 600  # the receiver's Standard Webhooks tolerance is 5 minutes
+EVENTBRITE_USER_AGENT = "Eventbrite Webhooks (Dilithium)"  # as in the real capture
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 # Relay envelope types for Humanitix notices (the receiver's README uses "created"/"updated").
 _HX_ORDER_TYPE = {"order.placed": "order.created"}
@@ -67,6 +74,9 @@ class Delivery:
     body: bytes
     notice_seq: int | None = None
     record_id: str | None = None
+    # Eventbrite: the webhook's id, sent as X-Eventbrite-Delivery (``delivery_id`` is the
+    # sender's own bookkeeping id, unique per delivery, never sent to Eventbrite receivers).
+    webhook_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,7 @@ class WebhookSender:
         timeout: float = 10.0,
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        eventbrite_bursts: bool = True,
     ) -> None:
         if not 0.0 <= duplicate_rate <= 1.0:
             raise ValueError("duplicate_rate must be in [0, 1]")
@@ -204,6 +215,7 @@ class WebhookSender:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.clock = clock
+        self.eventbrite_bursts = eventbrite_bursts
         self._rng = random.Random(f"webhook-sender:{seed}")
         self._forged = 0
         self._retry: list[Delivery] = []
@@ -281,7 +293,7 @@ class WebhookSender:
         if notice.platform == "eventbrite":
             if notice.account_id not in self._tokens:
                 return None
-            return [self._eventbrite_delivery(notice)]
+            return self._eventbrite_deliveries(notice)
         if (notice.platform, notice.account_id) not in self._signers:
             return None
         if notice.platform == "humanitix":
@@ -291,7 +303,8 @@ class WebhookSender:
     # -- building deliveries --------------------------------------------------------------------
 
     def eventbrite_delivery_id(self, notice: ChangeNotice) -> str:
-        """Unique per change (platform, account, seq, object, time), stable for a given data set."""
+        """The sender's id of a change (platform, account, seq, object, time), stable for a given
+        data set; the deliveries of its burst add ``-<n>``. Never sent as a header."""
         spec = self.dataset.spec
         raw = (
             f"{spec.seed}:{spec.orders}:{notice.platform}:{notice.account_id}:"
@@ -312,34 +325,65 @@ class WebhookSender:
         first = self.dataset.eb_tokens.get(org.token, [account_id])[0] if org else account_id
         return f"{int(first) % 10**11 + 3:011d}" if first.isdigit() else first
 
+    @staticmethod
+    def eventbrite_webhook_id(account_id: str) -> str:
+        """The id of the org's one webhook: ``config.webhook_id`` and ``X-Eventbrite-Delivery``."""
+        return f"{int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % 10**7:07d}"
+
     def eventbrite_body(self, account_id: str, action: str, api_url: str | None) -> bytes:
         """Eventbrite's reference body. ``endpoint_url`` is the registered URL (with its token),
         as Eventbrite sends it."""
-        webhook_id = f"{int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % 10**7:07d}"
         body: dict[str, Any] = {
             "config": {
                 "action": action,
                 "user_id": self._eventbrite_user_id(account_id),
                 "endpoint_url": self.endpoint_url(account_id) if account_id in self._tokens else "",
-                "webhook_id": webhook_id,
+                "webhook_id": self.eventbrite_webhook_id(account_id),
             },
         }
         if api_url is not None:
             body["api_url"] = api_url
         return orjson.dumps(body)
 
-    def _eventbrite_delivery(self, notice: ChangeNotice) -> Delivery:
-        api_url = self.eventbrite_api_base + notice.api_path
-        return Delivery(
-            delivery_id=self.eventbrite_delivery_id(notice),
-            platform="eventbrite",
-            account_id=notice.account_id,
-            route="eventbrite",
-            action=notice.kind,
-            body=self.eventbrite_body(notice.account_id, notice.kind, api_url),
-            notice_seq=notice.seq,
-            record_id=notice.object_id,
-        )
+    def eventbrite_burst(self, notice: ChangeNotice) -> list[tuple[str, str]]:
+        """``(action, api_path)`` of each delivery announcing a notice, in sending order.
+
+        A new order is a burst, as Eventbrite sends it (the capture: order.placed, order.updated
+        and attendee.updated for one purchase, 34 ms apart, order.updated first): the order
+        twice and each attendee once; for about a third of orders (chosen by a hash of the
+        change, so deterministic) ``order.updated`` comes before ``order.placed``.
+        """
+        if notice.kind != "order.placed" or not self.eventbrite_bursts:
+            return [(notice.kind, notice.api_path)]
+        burst = [("order.placed", notice.api_path), ("order.updated", notice.api_path)]
+        digest = hashlib.sha256(self.eventbrite_delivery_id(notice).encode()).digest()
+        if digest[0] % 3 == 0:
+            burst.reverse()
+        event = self.dataset.eb_order_event.get(notice.object_id)
+        if event is not None:
+            for attendee_id in event.order_attendees.get(notice.object_id, []):
+                burst.append(("attendee.updated", f"/events/{event.id}/attendees/{attendee_id}/"))
+        return burst
+
+    def _eventbrite_deliveries(self, notice: ChangeNotice) -> list[Delivery]:
+        base_id = self.eventbrite_delivery_id(notice)
+        webhook_id = self.eventbrite_webhook_id(notice.account_id)
+        return [
+            Delivery(
+                delivery_id=f"{base_id}-{n}",
+                platform="eventbrite",
+                account_id=notice.account_id,
+                route="eventbrite",
+                action=action,
+                body=self.eventbrite_body(
+                    notice.account_id, action, self.eventbrite_api_base + api_path
+                ),
+                notice_seq=notice.seq,
+                record_id=notice.object_id,
+                webhook_id=webhook_id,
+            )
+            for n, (action, api_path) in enumerate(self.eventbrite_burst(notice))
+        ]
 
     def _humanitix_deliveries(self, notice: ChangeNotice) -> list[Delivery]:
         # api_path: /events/{eventId}/orders/{orderId}
@@ -413,13 +457,15 @@ class WebhookSender:
             "webhook-signature": signature,
         }
 
-    @staticmethod
-    def eventbrite_headers(delivery: Delivery) -> dict[str, str]:
+    def eventbrite_headers(self, delivery: Delivery) -> dict[str, str]:
+        """The headers of the real capture; no Content-Type (the capture lists none)."""
         return {
-            "content-type": "application/json",
-            "user-agent": "ticketing-sandbox-eventbrite/1",
+            "accept": "text/plain",
+            "accept-encoding": "gzip, deflate",
+            "user-agent": EVENTBRITE_USER_AGENT,
+            "x-eventbrite-delivery": delivery.webhook_id
+            or self.eventbrite_webhook_id(delivery.account_id),
             "x-eventbrite-event": delivery.action,
-            "x-eventbrite-delivery": delivery.delivery_id,
         }
 
     def deliver(
@@ -497,7 +543,13 @@ class WebhookSender:
             api_url = api_url or f"{self.eventbrite_api_base}/orders/{order_id}/"
             body = self.eventbrite_body(account_id, "order.updated", api_url)
         return Delivery(
-            self._forged_id(what), "eventbrite", account_id, "eventbrite", "order.updated", body
+            self._forged_id(what),
+            "eventbrite",
+            account_id,
+            "eventbrite",
+            "order.updated",
+            body,
+            webhook_id=self.eventbrite_webhook_id(account_id),
         )
 
     def _sample_relay(self, platform: str, account_id: str, what: str) -> Delivery:
@@ -566,7 +618,13 @@ class WebhookSender:
             template = self._sample_relay(platform, account_id, "malformed")
         raw = body if body is not None else template.body[: len(template.body) // 2]
         delivery = Delivery(
-            template.delivery_id, platform, account_id, template.route, template.action, raw
+            template.delivery_id,
+            platform,
+            account_id,
+            template.route,
+            template.action,
+            raw,
+            webhook_id=template.webhook_id,
         )
         return self.deliver(delivery, retry=False)
 

@@ -139,17 +139,35 @@ def sender(dataset: SandboxDataset, receiver: Receiver) -> Iterator[WebhookSende
         yield running
 
 
-def expected_deliveries(dataset: SandboxDataset, after: int = 0) -> dict[tuple[str, str, str], Any]:
-    """(platform, account, delivery id or record key) -> what must have landed, per notice.
+def eventbrite_burst(dataset: SandboxDataset, notice: Any) -> list[tuple[str, str]]:
+    """(action, api_url) of the deliveries announcing one Eventbrite notice, from the data set:
+    a new order is announced as order.placed, order.updated and attendee.updated per attendee
+    (the real capture's burst); any other change once."""
+    url = EB_BASE + notice.api_path
+    if notice.kind != "order.placed":
+        return [(notice.kind, url)]
+    event = dataset.eb_order_event[notice.object_id]
+    return [("order.placed", url), ("order.updated", url)] + [
+        ("attendee.updated", f"{EB_BASE}/events/{event.id}/attendees/{attendee}/")
+        for attendee in event.order_attendees[notice.object_id]
+    ]
 
-    Eventbrite: one reference per notice, keyed by the notice's api_url. Humanitix: the order's
-    current record and each ticket updated at or after the change, keyed by record id+updatedAt.
+
+def expected_deliveries(dataset: SandboxDataset, after: int = 0) -> dict[tuple[str, str, str], Any]:
+    """(platform, account, delivery key) -> what must have landed, per notice.
+
+    Eventbrite: each reference of the notice's burst, keyed by seq, action and api_url.
+    Humanitix: the order's current record and each ticket updated at or after the change, keyed
+    by record id+updatedAt.
     """
     out: dict[tuple[str, str, str], Any] = {}
     for notice in dataset.changes_after(after):
         if notice.platform == "eventbrite":
-            key = ("eventbrite", notice.account_id, f"seq{notice.seq}")
-            out[key] = (notice.kind, EB_BASE + notice.api_path)
+            for action, url in eventbrite_burst(dataset, notice):
+                out[("eventbrite", notice.account_id, f"seq{notice.seq} {action} {url}")] = (
+                    action,
+                    url,
+                )
             continue
         event = dataset.hx_events[notice.api_path.split("/")[2]]
         order = event.orders[notice.object_id]
@@ -170,19 +188,28 @@ def landed_keys(
     seq_by_url: dict[tuple[str, str, str], list[int]] = {}
     for notice in dataset.changes:
         if notice.platform == "eventbrite":
-            key = (notice.account_id, notice.kind, EB_BASE + notice.api_path)
-            seq_by_url.setdefault(key, []).append(notice.seq)
+            for action, url in eventbrite_burst(dataset, notice):
+                seq_by_url.setdefault((notice.account_id, action, url), []).append(notice.seq)
     out: dict[tuple[str, str, str], list[Any]] = {}
     for delivery in landed:
         if delivery.kind == "eventbrite_reference":
-            assert delivery.headers["x-eventbrite-delivery"] == delivery.delivery_id
-            assert delivery.headers["x-eventbrite-event"] == delivery.action
             body = delivery.payload()
+            # The real headers: X-Eventbrite-Delivery is the webhook's id (= config.webhook_id),
+            # the same on every delivery of the org's webhook.
+            assert delivery.headers["x-eventbrite-delivery"] == body["config"]["webhook_id"]
+            assert delivery.webhook_id == body["config"]["webhook_id"]
+            assert delivery.webhook_id == WebhookSender.eventbrite_webhook_id(delivery.account_id)
+            assert delivery.headers["user-agent"] == "Eventbrite Webhooks (Dilithium)"
+            assert delivery.headers["x-eventbrite-event"] == delivery.action
             assert body["config"]["action"] == delivery.action
             assert body["api_url"] == delivery.api_url
             seqs = seq_by_url[(delivery.account_id, delivery.action, delivery.api_url)]
             for seq in seqs:  # an order changed in two notices has one api_url: take by order
-                key = ("eventbrite", delivery.account_id, f"seq{seq}")
+                key = (
+                    "eventbrite",
+                    delivery.account_id,
+                    f"seq{seq} {delivery.action} {delivery.api_url}",
+                )
                 if key not in out:
                     break
             out.setdefault(key, []).append((delivery.action, delivery.api_url))
@@ -216,9 +243,18 @@ def test_every_change_lands_exactly_once(
     got = landed_keys(landed, dataset)
     assert {k: v[0] for k, v in got.items()} == expected
     assert all(len(v) == 1 for v in got.values())
-    # Eventbrite delivery ids are unique per change; relay types follow the receiver's README.
-    eb_ids = [d.delivery_id for d in landed if d.platform == "eventbrite"]
-    assert len(eb_ids) == len(set(eb_ids)) == sum(1 for k in expected if k[0] == "eventbrite")
+    # One X-Eventbrite-Delivery per org (the webhook's id), on every delivery of that org.
+    eb = [d for d in landed if d.platform == "eventbrite"]
+    assert len(eb) == sum(1 for k in expected if k[0] == "eventbrite")
+    by_org = {(d.account_id, d.headers["x-eventbrite-delivery"]) for d in eb}
+    assert len(by_org) == len({d.account_id for d in eb})
+    # Bursts, sometimes out of order: order.updated lands before order.placed for some orders.
+    assert {"order.placed", "order.updated", "attendee.updated"} <= {d.action for d in eb}
+    first_action: dict[str, str] = {}
+    for d in sorted(eb, key=lambda d: d.received_at):
+        if d.action.startswith("order."):
+            first_action.setdefault(d.api_url, d.action)
+    assert {"order.placed", "order.updated"} <= set(first_action.values())
     relay_types = {d.action for d in landed if d.kind == "relay"}
     assert relay_types <= {
         "order.created",
@@ -274,10 +310,18 @@ def test_duplicates_and_shuffle_store_each_delivery_once(
     repeats = [r for r in report.results if r.repeat]
     assert len(repeats) > 5
     assert report.failed == []
-    # Each delivery sent twice is stored once: one of its two sends is answered "duplicate".
-    assert report.duplicates == len(repeats)
-    assert report.stored == len(expected) == receiver.landing.counts()["incoming"]
-    assert all(len(v) == 1 for v in landed_keys(receiver.incoming(), dataset).values())
+    # A relay delivery sent twice is stored once (same webhook-id: "duplicate"); an Eventbrite
+    # one has no delivery id to deduplicate on (X-Eventbrite-Delivery is the webhook's), so the
+    # receiver lands both and the loader fetches the object twice: harmless.
+    relay_repeats = [r for r in repeats if r.route == "relay"]
+    eb_repeats = [r for r in repeats if r.route == "eventbrite"]
+    assert relay_repeats and eb_repeats
+    assert report.duplicates == len(relay_repeats)
+    landed = receiver.incoming()
+    assert report.stored == len(expected) + len(eb_repeats) == len(landed)
+    got = landed_keys(landed, dataset)
+    assert set(got) == set(expected)
+    assert sum(len(v) - 1 for v in got.values()) == len(eb_repeats)
     # Out of order: the sequence of notices sent is not sorted.
     seqs = [r.notice_seq for r in report.results]
     assert seqs != sorted(seqs)
@@ -314,17 +358,17 @@ def test_forged_deliveries_are_rejected_and_not_landed(
     ]
     for result in dead:
         assert (result.status_code, result.outcome) == (400, "malformed"), result
+    # Relay dead letters are named by their webhook-id; Eventbrite ones get the receiver's own
+    # id (Eventbrite sends no delivery id), so they are found by reading the folder.
+    for result in dead[2:]:
         name = delivery_file_name(result.platform, result.account_id, result.delivery_id)
-        kept = area.read(area.root / "dead-letter" / name)
-        assert kept.reason
+        assert area.read(area.root / "dead-letter" / name).reason
         assert area.find(result.platform, result.account_id, result.delivery_id) is None
-    assert (
-        "not under the account's API base"
-        in LandingArea.read(
-            area,
-            area.root / "dead-letter" / delivery_file_name("eventbrite", eb, dead[0].delivery_id),
-        ).reason
-    )
+    kept = [area.read(path) for path in sorted((area.root / "dead-letter").iterdir())]
+    assert all(k.reason for k in kept)
+    reasons = [k.reason for k in kept if k.platform == "eventbrite"]
+    assert len(reasons) == 2
+    assert any("not under the account's API base" in reason for reason in reasons)
 
     # Malformed and unauthenticated (wrong token): 401 and not even dead-lettered.
     anonymous = sender.deliver(
@@ -345,7 +389,10 @@ def test_skips_accounts_without_credentials(dataset: SandboxDataset, receiver: R
     ) as sender:
         report = sender.send_pending()
     mine = [n.seq for n in dataset.changes if (n.platform, n.account_id) == ("eventbrite", only)]
-    assert mine and report.stored == len(mine)
+    deliveries = sum(
+        len(eventbrite_burst(dataset, n)) for n in dataset.changes if n.seq in set(mine)
+    )
+    assert mine and report.stored == deliveries
     assert sorted(report.skipped) == sorted(
         n.seq for n in dataset.changes if n.seq not in set(mine)
     )
@@ -388,7 +435,9 @@ def test_retries_transient_failures_and_keeps_the_rest_for_later(
     down = {"flag": True}
 
     def flaky(request: httpx.Request) -> httpx.Response:
-        key = request.headers.get("x-eventbrite-delivery") or request.headers["webhook-id"]
+        # X-Eventbrite-Delivery is the webhook's id (shared): an Eventbrite delivery is its body.
+        eventbrite = "x-eventbrite-event" in request.headers
+        key = sender_ids[request.content] if eventbrite else request.headers["webhook-id"]
         calls[key] = calls.get(key, 0) + 1
         if calls[key] == 1:
             return httpx.Response(503, json={"error": "busy"}, headers={"Retry-After": "1"})
@@ -399,6 +448,13 @@ def test_retries_transient_failures_and_keeps_the_rest_for_later(
     sender = _mock_sender(dataset, flaky, max_attempts=2)
     first_notice = dataset.changes[0]
     first_id = sender.deliveries_for(first_notice)[0].delivery_id
+    # Each Eventbrite body is unique within a send (action + api_url); map it to the sender's id.
+    sender_ids = {
+        d.body: d.delivery_id
+        for n in dataset.changes
+        if n.platform == "eventbrite"
+        for d in sender.deliveries_for(n) or []
+    }
 
     report = sender.send_pending()
     by_id = {r.delivery_id: r for r in report.results}
