@@ -63,7 +63,9 @@ webhook_secret_env = "BENCH_HX_WEBHOOK_SECRET"
 
 
 def _eventbrite(number: int, host: str) -> tuple[tuple[str, str], bytes]:
-    delivery = f"eb-{number}"
+    # As Eventbrite does: X-Eventbrite-Delivery is the webhook's id, the same on every delivery.
+    delivery = "5551234"
+    api_url = f"{EB_BASE}/orders/{1034600000 + number}/"
     body = orjson.dumps(
         {
             "config": {
@@ -72,7 +74,7 @@ def _eventbrite(number: int, host: str) -> tuple[tuple[str, str], bytes]:
                 "endpoint_url": f"https://hooks.example/webhooks/eventbrite/{EB_ACCOUNT}/***",
                 "webhook_id": "5551234",
             },
-            "api_url": f"{EB_BASE}/orders/{1034600000 + number}/",
+            "api_url": api_url,
         }
     )
     head = (
@@ -80,7 +82,8 @@ def _eventbrite(number: int, host: str) -> tuple[tuple[str, str], bytes]:
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         f"X-Eventbrite-Event: order.placed\r\nX-Eventbrite-Delivery: {delivery}\r\n\r\n"
     )
-    return ("eventbrite", delivery), head.encode() + body
+    # The receiver names Eventbrite deliveries itself: know them by the order they reference.
+    return ("eventbrite", api_url), head.encode() + body
 
 
 def _humanitix_order(number: int) -> dict:
@@ -244,7 +247,8 @@ def landed_keys(landing: Path) -> set[tuple[str, str]]:
     keys = set()
     for path in (landing / "incoming").glob("*.json"):
         record = orjson.loads(path.read_bytes())
-        keys.add((record["platform"], record["delivery_id"]))
+        key = record["api_url"] if record["platform"] == "eventbrite" else record["delivery_id"]
+        keys.add((record["platform"], key))
     return keys
 
 

@@ -249,13 +249,28 @@ def webhooks_serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8787,
     workers: Annotated[int, typer.Option(help="Receiver processes")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log requests (every non-public path segment masked)")
+    ] = False,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a request body may take to arrive (408 after)")
+    ] = 10.0,
 ) -> None:
-    """Receive platform webhooks and land them durably for the Dagster sensor."""
+    """Receive platform webhooks and land them durably for the Dagster sensor.
+
+    Set TICKETING_WEBHOOKS_METRICS_TOKEN to require a bearer token for /metrics."""
     from ticketing_pipeline.webhooks.server import serve
 
     config = _load(config_path)
     try:
-        serve(config, host=host, port=port, workers=workers)
+        serve(
+            config,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            body_timeout=body_timeout,
+        )
     except ConfigError as error:
         console.print(f"[red]Refusing to start:[/red] {error}")
         raise typer.Exit(2) from error

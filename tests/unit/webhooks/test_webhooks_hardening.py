@@ -335,6 +335,9 @@ def test_access_log_keeps_what_is_not_secret(
 
 def test_cli_and_module_default_to_the_same_port() -> None:
     from ticketing_pipeline.cli import webhooks_serve
+    from ticketing_pipeline.webhooks.app import DEFAULT_BODY_TIMEOUT
     from ticketing_pipeline.webhooks.server import DEFAULT_PORT
 
-    assert inspect.signature(webhooks_serve).parameters["port"].default == DEFAULT_PORT
+    parameters = inspect.signature(webhooks_serve).parameters
+    assert parameters["port"].default == DEFAULT_PORT
+    assert parameters["body_timeout"].default == DEFAULT_BODY_TIMEOUT
