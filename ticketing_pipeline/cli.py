@@ -285,7 +285,7 @@ def gigs_serve(
         float, typer.Option(help="How often the feed re-reads the mart")
     ] = 30.0,
 ) -> None:
-    """Serve upcoming published sessions as a public JSON API, .ics calendars and an example page."""
+    """Serve upcoming published sessions: a public JSON API, .ics calendars, an example page."""
     from ticketing_pipeline.gigs.server import serve
 
     serve(_load(config_path), host=host, port=port, refresh_seconds=refresh_seconds)
