@@ -44,6 +44,7 @@ class Wire:
     most_in_flight: int = 0
     arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: list[int] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -55,6 +56,7 @@ class Wire:
         per_event = bool(PER_EVENT.match(scope["path"]))
         with self.lock:
             self.arrivals[token].append(time.monotonic())
+            self.queries.append(scope["query_string"].decode())
             if per_event:
                 self.in_flight += 1
                 self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -118,6 +120,8 @@ def test_humanitix_pages_events_concurrently_and_loads_the_same(
             results = sync_accounts(config)  # staging_facts reads both platforms' tables
             humanitix = next(r for r in results if r.account.platform is Platform.HUMANITIX)
             runs[concurrency] = (humanitix.seconds, wire.most_in_flight)
+        # An account without regions sends no overrideLocation at all (its key's own region).
+        assert not [q for q in wire.queries if "overrideLocation" in q]
         assert [r.error for r in results] == [None, None]
         assert humanitix_facts(staging_facts(config)) == expected
         assert_no_duplicate_keys(config)
