@@ -336,8 +336,12 @@ def _eb_time(ms: int, tz: str) -> dict[str, str]:
 def _eb_logo(event: EbEvent) -> dict[str, Any]:
     logo_id = f"{int(event.id) % 10**9:09d}"
     url = f"https://img.evbuc.com/https%3A%2F%2Fcdn.evbuc.com%2Fimages%2F{logo_id}%2F1%2Foriginal"
+    # The captured events crop their logo; the captured series parent does not.
+    crop = (
+        None if event.is_parent else {"top_left": {"x": 0, "y": 0}, "width": 2160, "height": 1080}
+    )
     return {
-        "crop_mask": None,
+        "crop_mask": crop,
         "original": {"url": url, "width": 2160, "height": 1080},
         "id": logo_id,
         "url": url + "?h=200&w=450",
