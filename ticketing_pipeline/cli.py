@@ -219,6 +219,15 @@ def sandbox_serve(
         Path | None,
         typer.Option(help="Write a ticketing.toml for the sandbox here, and a .env beside it"),
     ] = None,
+    latency_ms: Annotated[
+        float, typer.Option(help="Milliseconds added to every platform API call (non-blocking)")
+    ] = 0.0,
+    eventbrite_calls_per_hour: Annotated[
+        int | None, typer.Option(help="Eventbrite budget per token; 429 + Retry-After beyond it")
+    ] = None,
+    humanitix_second_region: Annotated[
+        bool, typer.Option(help="Humanitix accounts also hold events in a second region")
+    ] = False,
 ) -> None:
     """Serve both fake APIs until interrupted."""
     from ticketing_pipeline.demo import render_toml, sandbox_accounts, sandbox_project_config
@@ -226,7 +235,9 @@ def sandbox_serve(
     from ticketing_pipeline.sandbox.server import serve
 
     with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
-        dataset = generate(SandboxSpec(seed=seed, orders=orders))
+        dataset = generate(
+            SandboxSpec(seed=seed, orders=orders, humanitix_second_region=humanitix_second_region)
+        )
     base = f"http://{host}:{port}"
     accounts, environment = sandbox_accounts(
         dataset.accounts, f"{base}/humanitix/v1", f"{base}/eventbrite/v3"
@@ -240,7 +251,13 @@ def sandbox_serve(
     console.print(
         f"Serving Humanitix at {base}/humanitix/v1 and Eventbrite at {base}/eventbrite/v3"
     )
-    serve(dataset, host=host, port=port)
+    serve(
+        dataset,
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        eventbrite_calls_per_hour=eventbrite_calls_per_hour,
+    )
 
 
 @webhooks_app.command("serve")
@@ -439,15 +456,16 @@ def build(
     except ConfigError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    done = [0]
 
     def show(node: NodeOutcome) -> None:
-        done[0] += 1
         colour = "red" if node.failed else "yellow" if node.status == "warn" else "green"
         seconds = f" ({node.seconds:.2f} s)" if node.seconds is not None else ""
         console.print(
-            f"  {done[0]:>4} [{colour}]{node.status.upper():<7}[/{colour}] "
-            f"{node.resource_type} {node.name}{seconds}"
+            f"  {node.index or '?':>4}/{node.total or '?'} "
+            f"[{colour}]{node.status.upper():<7}[/{colour}] "
+            f"{node.resource_type} {node.name}{seconds}",
+            highlight=False,
+            soft_wrap=True,  # one line per node, however long its name
         )
 
     args = [*PRODUCTION_BUILD, *(["--select", *select] if select else [])]
@@ -455,9 +473,11 @@ def build(
     result = build_marts(config, args, on_node=show)
     seconds = time.perf_counter() - started
     for error in result.errors:
-        console.print(f"[red]dbt: {error}[/red]")
+        console.print(f"[red]dbt: {error}[/red]", soft_wrap=True)
     for node in result.failed_nodes:
-        console.print(f"[red]✗ {node.resource_type} {node.name}: {node.message}[/red]")
+        console.print(
+            f"[red]✗ {node.resource_type} {node.name}: {node.message}[/red]", soft_wrap=True
+        )
     stats = ", ".join(f"{k} {v}" for k, v in result.stats.items())
     if not result.ok:
         console.print(f"[red]Build failed after {seconds:.1f} s[/red] ({stats})")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -172,3 +173,41 @@ def _rule_fields(raw: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown rule fields: {sorted(unknown)}")
     return dict(raw)
+
+
+class RateBudget:
+    """Calls allowed per token in a sliding window, like Eventbrite's hourly budget per token.
+
+    ``calls_per_hour`` is the budget; ``window_seconds`` (default an hour) is the sliding window
+    it is measured over, scaled: 2,000 per hour over a 60 s window allows 33 calls in any 60 s.
+    A call beyond it is refused with the seconds until the oldest call in the window expires
+    (the ``Retry-After``). Refused calls do not use the budget. Thread-safe.
+    """
+
+    def __init__(self, calls_per_hour: int, window_seconds: float = 3600.0) -> None:
+        if calls_per_hour < 1 or window_seconds <= 0:
+            raise ValueError("calls_per_hour must be >= 1 and window_seconds > 0")
+        self.calls_per_hour = calls_per_hour
+        self.window_seconds = window_seconds
+        self.limit = max(1, int(calls_per_hour * window_seconds / 3600))
+        self._calls: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, token_key: str, now: float | None = None) -> float | None:
+        """None if the call may pass (and counts it), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            calls = self._calls.setdefault(token_key, deque())
+            while calls and calls[0] <= now - self.window_seconds:
+                calls.popleft()
+            if len(calls) >= self.limit:
+                return calls[0] + self.window_seconds - now
+            calls.append(now)
+            return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calls_per_hour": self.calls_per_hour,
+            "window_seconds": self.window_seconds,
+            "limit_per_window": self.limit,
+        }

@@ -4,18 +4,31 @@
 - ``SandboxServer`` runs it with uvicorn on 127.0.0.1 in a background thread, for tests and
   the demo: ``with SandboxServer(SandboxSpec(orders=2_000)) as server: server.eventbrite_base_url``.
 - ``serve(spec, host, port)`` runs it in the foreground, for a CLI.
+
+Realism knobs, for benchmarks of clients (all off by default):
+
+- ``latency_ms``: every platform API call waits this long before it is answered, with
+  ``await asyncio.sleep`` so the event loop keeps serving: concurrent clients overlap, as
+  against a remote API. ``PlatformSettings.latency_ms`` can be changed while serving.
+- ``eventbrite_calls_per_hour`` (+ ``eventbrite_rate_window_seconds``): Eventbrite's budget per
+  token; a call beyond it gets 429 with ``Retry-After`` (Eventbrite's error body), counted in
+  ``RequestStats`` (``rate_limited``, ``calls_by_token``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import math
 import os
 import socket
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,7 +38,7 @@ from ticketing_pipeline.sandbox import control_api, eventbrite_api, humanitix_ap
 from ticketing_pipeline.sandbox.cache import load_or_generate
 from ticketing_pipeline.sandbox.dataset import SandboxDataset
 from ticketing_pipeline.sandbox.errors import EVENTBRITE, HUMANITIX, platform_error
-from ticketing_pipeline.sandbox.faults import FaultInjector
+from ticketing_pipeline.sandbox.faults import FaultInjector, RateBudget
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.stats import RequestStats
 from ticketing_pipeline.sandbox.webhook_sender import WebhookSender
@@ -33,6 +46,34 @@ from ticketing_pipeline.sandbox.webhook_sender import WebhookSender
 log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
+
+
+@dataclass
+class PlatformSettings:
+    """How the fake platforms behave beyond their data; read on every call (changeable live).
+
+    ``latency_ms``: added before every platform API answer (``/_sandbox`` is never delayed).
+    ``eventbrite_budget``: Eventbrite's calls per token (None: unlimited).
+    """
+
+    latency_ms: float = 0.0
+    eventbrite_budget: RateBudget | None = None
+
+    @classmethod
+    def of(
+        cls,
+        latency_ms: float = 0.0,
+        eventbrite_calls_per_hour: int | None = None,
+        eventbrite_rate_window_seconds: float = 3600.0,
+    ) -> PlatformSettings:
+        if latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")
+        budget = (
+            RateBudget(eventbrite_calls_per_hour, eventbrite_rate_window_seconds)
+            if eventbrite_calls_per_hour
+            else None
+        )
+        return cls(latency_ms, budget)
 
 
 class _PlatformMiddleware:
@@ -47,11 +88,13 @@ class _PlatformMiddleware:
         faults: FaultInjector,
         stats: RequestStats,
         templates: dict[str, list[Route]],
+        settings: PlatformSettings,
     ) -> None:
         self.app = app
         self.faults = faults
         self.stats = stats
         self.templates = templates
+        self.settings = settings
 
     def _template(self, platform: str, path: str) -> str:
         for route in self.templates[platform]:
@@ -85,7 +128,26 @@ class _PlatformMiddleware:
     async def _handle(
         self, platform: str, method: str, sub: str, scope: Scope, receive: Any, send: Any
     ) -> None:
-        retry = self.faults.check_rate(platform, _token(platform, scope))
+        settings = self.settings
+        if settings.latency_ms:
+            # Awaited, never time.sleep: other clients' calls proceed meanwhile.
+            await asyncio.sleep(settings.latency_ms / 1000)
+        token = _token(platform, scope)
+        budget = settings.eventbrite_budget if platform == EVENTBRITE else None
+        if budget is not None:
+            token_key = hashlib.sha256(token.encode()).hexdigest()[:12]
+            wait = budget.take(token_key)
+            self.stats.record_token(platform, token_key, rate_limited=wait is not None)
+            if wait is not None:
+                response = platform_error(
+                    platform,
+                    429,
+                    "You have exceeded the rate limit for your token.",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+                await response(scope, receive, send)
+                return
+        retry = self.faults.check_rate(platform, token)
         if retry is not None:
             response = platform_error(
                 platform, 429, "Rate limit exceeded.", headers={"Retry-After": str(retry)}
@@ -116,7 +178,12 @@ def _token(platform: str, scope: Scope) -> str:
     wanted = b"x-api-key" if platform == HUMANITIX else b"authorization"
     for name, value in scope.get("headers", ()):
         if name == wanted:
-            return value.decode("latin-1")
+            text = value.decode("latin-1")
+            return text[7:].strip() if text[:7].lower() == "bearer " else text
+    if platform == EVENTBRITE:  # Eventbrite also takes ?token=
+        tokens = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+        if tokens:
+            return tokens[0]
     return ""
 
 
@@ -143,10 +210,12 @@ def build_app(
     dataset: SandboxDataset,
     faults: FaultInjector | None = None,
     stats: RequestStats | None = None,
+    settings: PlatformSettings | None = None,
 ) -> Starlette:
     """The ASGI app serving ``dataset``: ``/humanitix/v1``, ``/eventbrite/v3``, ``/_sandbox``."""
     faults = faults or FaultInjector()
     stats = stats or RequestStats()
+    settings = settings or PlatformSettings()
     hx_routes = humanitix_api.routes()
     eb_routes = eventbrite_api.routes()
     routes: list[BaseRoute] = [
@@ -164,6 +233,7 @@ def build_app(
     app.state.dataset = dataset
     app.state.faults = faults
     app.state.stats = stats
+    app.state.settings = settings
     app.state.webhook_sender = (
         None  # set by SandboxServer.webhook_sender or POST /_sandbox/webhooks
     )
@@ -172,6 +242,7 @@ def build_app(
         faults=faults,
         stats=stats,
         templates={HUMANITIX: hx_routes, EVENTBRITE: eb_routes},
+        settings=settings,
     )
     return app
 
@@ -180,7 +251,9 @@ class SandboxServer:
     """Run the sandbox on ``host`` (a free port by default) in a background thread.
 
     Use as a context manager; ``url``, ``humanitix_base_url``, ``eventbrite_base_url``,
-    ``dataset``, ``faults`` and ``stats`` are available while it runs.
+    ``dataset``, ``faults``, ``stats`` and ``settings`` are available while it runs.
+    ``latency_ms``, ``eventbrite_calls_per_hour`` and ``eventbrite_rate_window_seconds``: see
+    the module docstring (``settings.latency_ms`` may be changed while it runs).
     """
 
     def __init__(
@@ -189,13 +262,20 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        latency_ms: float = 0.0,
+        eventbrite_calls_per_hour: int | None = None,
+        eventbrite_rate_window_seconds: float = 3600.0,
     ) -> None:
         self.dataset = (
             source if isinstance(source, SandboxDataset) else load_or_generate(source, cache_dir)
         )
         self.faults = FaultInjector()
         self.stats = RequestStats()
-        self.app = build_app(self.dataset, self.faults, self.stats)
+        self.settings = PlatformSettings.of(
+            latency_ms, eventbrite_calls_per_hour, eventbrite_rate_window_seconds
+        )
+        self.app = build_app(self.dataset, self.faults, self.stats, self.settings)
         self.host = host
         self._port = port
         self._server: uvicorn.Server | None = None
@@ -280,12 +360,19 @@ def serve(
     port: int = 8765,
     dataset: SandboxDataset | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    latency_ms: float = 0.0,
+    eventbrite_calls_per_hour: int | None = None,
+    eventbrite_rate_window_seconds: float = 3600.0,
 ) -> None:
     """Serve a data set in the foreground until interrupted.
 
     ``source`` is a spec to generate (or load from ``cache_dir``) or a ready data set, as for
-    ``SandboxServer``; ``dataset=`` is accepted too.
+    ``SandboxServer``; ``dataset=`` is accepted too. The realism knobs are ``SandboxServer``'s.
     """
+    settings = PlatformSettings.of(
+        latency_ms, eventbrite_calls_per_hour, eventbrite_rate_window_seconds
+    )
     if isinstance(source, SandboxDataset):
         dataset = source
     dataset = dataset or load_or_generate(source, cache_dir)
@@ -297,4 +384,16 @@ def serve(
             account.account_id,
             account.display_name,
         )
-    uvicorn.run(build_app(dataset), host=host, port=port, log_level="warning", access_log=False)
+    if latency_ms or eventbrite_calls_per_hour:
+        log.warning(
+            "sandbox: %g ms per API call; Eventbrite budget per token: %s",
+            latency_ms,
+            settings.eventbrite_budget.to_dict() if settings.eventbrite_budget else "none",
+        )
+    uvicorn.run(
+        build_app(dataset, settings=settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
