@@ -168,3 +168,22 @@ def test_disk_cache_returns_the_same_data_set(tmp_path: Path) -> None:
     # Another spec gets its own file.
     load_or_generate(SandboxSpec(orders=600, seed=6), tmp_path)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_truth_reads_ticket_sales_from_totals_v2_and_matches_the_orders() -> None:
+    ds = generate(SMALL)
+    for moment in ("generated", "mutated"):
+        if moment == "mutated":
+            ds.mutate(0.2)
+        for (platform, _), truth in ds.truth().items():
+            if platform != "humanitix":
+                continue
+            for currency, money in truth.money.items():
+                tickets = truth.ticket_money[currency]
+                # A cancelled ticket reads 0, so the served fields fall short of the orders...
+                assert money["ticket.total"] < money["totals.grossSales"], moment
+                # ...and its sale and refund, from totalsV2, add up to the orders' figures.
+                assert tickets["gross"] == money["totals.grossSales"], moment
+                assert tickets["refunded"] == money["totals.refunds"] > 0, moment
+                assert tickets["net"] == money["totals.netSales"], moment
+                assert money["ticket.total"] == money["totals.total"], moment
