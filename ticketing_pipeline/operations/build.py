@@ -10,9 +10,10 @@ wall of text. ``PRODUCTION_BUILD`` (models and data tests, no unit tests) is the
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from ticketing_pipeline.warehouse import resolve_warehouse
 # dbt's run_result statuses that mean the node did not do its job.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 # Error-level events that only repeat a node's failure in the end-of-run summary.
-_SUMMARY_EVENTS = frozenset({"RunResultError", "RunResultFailure", "EndOfRunSummary"})
+_SUMMARY_EVENTS = frozenset(
+    {"RunResultError", "RunResultFailure", "RunResultErrorNoMessage", "EndOfRunSummary"}
+)
+_NODE_RESULT = re.compile(r"^Log[A-Za-z]*Result$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class NodeOutcome:
     seconds: float | None
     message: str | None
     failures: int | None = None
+    index: int | None = None  # "index of total", as dbt counts the nodes of the run
+    total: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -63,22 +69,29 @@ class BuildResult:
 
 
 def node_outcome(event: dict[str, Any]) -> NodeOutcome | None:
-    """A ``NodeFinished`` event of dbt's JSON log as an outcome (None for other events)."""
-    if event.get("info", {}).get("name") != "NodeFinished":
-        return None
+    """A node's result event of dbt's JSON log as an outcome (None for other events).
+
+    dbt logs one per node at info level as it finishes: ``LogModelResult``, ``LogTestResult``,
+    ``LogSeedResult``, ``LogSnapshotResult``, ... and ``SkippingDetails`` for the nodes skipped
+    because something upstream failed. (``NodeFinished`` is only logged at debug level.)
+    """
+    name = event.get("info", {}).get("name", "")
     data = event.get("data", {})
-    node = data.get("node_info", {})
-    result = data.get("run_result", {})
-    seconds = result.get("execution_time")
-    failures = result.get("failures")
+    node = data.get("node_info")
+    if not node or not (name == "SkippingDetails" or _NODE_RESULT.match(name)):
+        return None
+    seconds = data.get("execution_time")
+    failures = data.get("num_failures")
     return NodeOutcome(
         unique_id=node.get("unique_id", ""),
-        name=node.get("node_name", node.get("unique_id", "?")),
+        name=node.get("node_name") or node.get("unique_id", "?"),
         resource_type=node.get("resource_type", "?"),
-        status=str(result.get("status") or node.get("node_status") or "unknown").lower(),
+        status=str(node.get("node_status") or data.get("status") or "unknown").lower(),
         seconds=float(seconds) if seconds is not None else None,
-        message=result.get("message") or None,
+        message=None,
         failures=int(failures) if failures not in (None, "") else None,
+        index=data.get("index"),
+        total=data.get("total") or data.get("num_models"),
     )
 
 
@@ -87,6 +100,7 @@ def collect(
 ) -> BuildResult:
     """Fold dbt's JSON log lines into a result; ``on_node`` sees each node as it finishes."""
     result = BuildResult(returncode=0)
+    position: dict[str, int] = {}
     for line in lines:
         line = line.strip()
         if not line:
@@ -98,19 +112,29 @@ def collect(
             result.errors.append(line)
             continue
         info = event.get("info", {})
+        data = event.get("data", {})
         if outcome := node_outcome(event):
+            position[outcome.unique_id] = len(result.nodes)
             result.nodes.append(outcome)
             if on_node:
                 on_node(outcome)
+        elif info.get("name") == "RunResultError" and data.get("node_info"):
+            # The end-of-run summary carries the error text of each failed node.
+            where = position.get(data["node_info"].get("unique_id", ""))
+            message = (data.get("msg") or info.get("msg") or "").strip()
+            if where is not None and message:
+                node = result.nodes[where]
+                joined = f"{node.message}\n{message}" if node.message else message
+                result.nodes[where] = replace(node, message=joined)
         elif info.get("name") == "StatsLine":
-            stats = event.get("data", {}).get("stats", {})
+            stats = data.get("stats", {})
             result.stats = {k: int(v) for k, v in stats.items() if str(v).isdigit()}
         elif (
             info.get("level") == "error"
-            and not event.get("data", {}).get("node_info")
+            and not data.get("node_info")
             and info.get("name") not in _SUMMARY_EVENTS
         ):
-            # Node errors come with their NodeFinished; this is one no node carries.
+            # An error no node carries: compilation, connection, a crash.
             result.errors.append(info.get("msg", "").strip())
     return result
 
