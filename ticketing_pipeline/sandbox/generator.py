@@ -763,9 +763,11 @@ def build_eb_order(
         "status": EB_ORDER_STATUS_NAMES[order_status],
         "time_remaining": None,
         "event_id": event.id,
-        "promo_code": promo,
-        "discount_amount": eb_money(currency, discount) if promo else None,
     }
+    if promo:
+        # A guess (no captured order has a discount): absent on orders without a promo code.
+        order["promo_code"] = promo
+        order["discount_amount"] = eb_money(currency, discount)
     entry = (changed_ms // 1000, order_id, order_status)
     ds.eb_orders[order_id] = dump(order)
     ds.eb_order_event[order_id] = event
