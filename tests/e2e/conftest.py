@@ -8,6 +8,7 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(world: DashboardWorld) -> Iterator[str]:
+@contextmanager
+def serve_dashboard(config_path: Path, users_path: Path) -> Iterator[str]:
+    """``streamlit run`` the dashboard on a free port; yields its URL once it is healthy."""
     port = _free_port()
-    process = start_dashboard(world.config_path, "127.0.0.1", port, world.users_path)
+    process = start_dashboard(config_path, "127.0.0.1", port, users_path)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -65,6 +67,12 @@ def dashboard_url(world: DashboardWorld) -> Iterator[str]:
             process.wait(timeout=10)
         except Exception:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(world: DashboardWorld) -> Iterator[str]:
+    with serve_dashboard(world.config_path, world.users_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

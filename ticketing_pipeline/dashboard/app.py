@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ticketing_pipeline.config import ConfigError, load_config
 from ticketing_pipeline.dashboard import charts
@@ -28,10 +30,9 @@ from ticketing_pipeline.dashboard.auth import (
     UsersConfig,
     load_users,
     login,
-    user_from_config,
 )
+from ticketing_pipeline.dashboard.export import ExportJanitor, orders_csv
 from ticketing_pipeline.dashboard.queries import (
-    ORDERS_EXPORT_LIMIT,
     ORDERS_PAGE_LIMIT,
     DashboardQueries,
     Filters,
@@ -53,6 +54,11 @@ CACHE_SECONDS = 60
 @st.cache_resource
 def _throttle() -> LoginThrottle:
     return LoginThrottle()  # one per server process, shared by every browser session
+
+
+@st.cache_resource
+def _export_janitor() -> ExportJanitor:
+    return ExportJanitor().start()  # one per server process: deletes generated exports
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False, max_entries=2000)
@@ -82,11 +88,19 @@ def _current_user(users: UsersConfig) -> User | None:
     session: LoginSession | None = st.session_state.get(SESSION_KEY)
     if session is None:
         return None
-    if not session.is_current(users):
+    user = session.current_user(users)
+    if user is None:
         del st.session_state[SESSION_KEY]
         st.session_state["notice"] = "Your session has expired; please log in again."
-        return None
-    return user_from_config(session.user.username, users.users[session.user.username])
+    return user
+
+
+def _client_address() -> str | None:
+    """The browser's address: the WebSocket peer, or the X-Forwarded-For address when the peer
+    is a proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``, loopback by default). None for a
+    loopback peer, or when the server gives no address (a string is all that is trusted)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else None
 
 
 def _login_form(users: UsersConfig) -> None:
@@ -98,7 +112,8 @@ def _login_form(users: UsersConfig) -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Log in")
     if submitted:
-        session = login(users, _throttle(), username, password)
+        # Failures are counted per username *and* client address, see LoginThrottle.
+        session = login(users, _throttle(), username, password, client=_client_address())
         if session is None:
             st.error(LOGIN_FAILED)
         else:
@@ -267,6 +282,7 @@ def _sessions_tab(sessions: pd.DataFrame) -> None:
         sessions[SESSION_COLUMNS],
         hide_index=True,
         key="sessions_table",
+        lazy=False,
         column_config={
             "sell_through": st.column_config.ProgressColumn(
                 "Sold / capacity", format="percent", min_value=0.0, max_value=1.0
@@ -279,14 +295,19 @@ def _sessions_tab(sessions: pd.DataFrame) -> None:
 def _orders_tab(orders: pd.DataFrame, data: Data, filters: Filters) -> None:
     st.text_input("Search orders (order id, purchaser name or email)", key=SEARCH_KEY)
     st.caption(f"{len(orders):,} order lines shown (newest first, at most {ORDERS_PAGE_LIMIT}).")
-    st.dataframe(orders, hide_index=True, key="orders_table")
+    st.dataframe(orders, hide_index=True, key="orders_table", lazy=False)
     search = st.session_state.get(SEARCH_KEY, "")
     warehouse, scope = data.warehouse, data.scope
+    login_session: LoginSession = st.session_state[SESSION_KEY]
+    track_export = _export_tracker()
 
     def export() -> bytes:
-        # Runs on its own thread when clicked: its own queries object, its own connection.
-        full = DashboardQueries(warehouse, scope).orders(filters, search, ORDERS_EXPORT_LIMIT)
-        return full.to_csv(index=False).encode()
+        # Runs on a worker thread when clicked, outside any script run: it re-checks the login
+        # against the users file itself (ExportRefused: Streamlit sends no file), and the
+        # janitor deletes the generated file soon after (see export.py).
+        content = orders_csv(login_session, scope, warehouse, filters, search)
+        track_export()
+        return content
 
     st.download_button(
         "Download CSV",
@@ -296,6 +317,17 @@ def _orders_tab(orders: pd.DataFrame, data: Data, filters: Filters) -> None:
         key="orders_csv",
         on_click="ignore",
     )
+
+
+def _export_tracker() -> Callable[[], None]:
+    """Tells the janitor about an export generated for this browser session (a no-op when
+    the script runs without a Streamlit server)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return lambda: None
+    server, session_id, janitor = runtime.get_instance(), ctx.session_id, _export_janitor()
+    manager = server.media_file_mgr
+    return lambda: janitor.track(manager, lambda: server.is_active_session(session_id))
 
 
 def _highlight(row: pd.Series, bad: Callable[[pd.Series], bool]) -> list[str]:
@@ -310,7 +342,7 @@ def _reconciliation_tab(frame: pd.DataFrame) -> None:
     else:
         st.success("Every event matches the platform's own figures.")
     styled = frame.style.apply(_highlight, axis=1, bad=lambda r: r["status"] != "match")
-    st.dataframe(styled, hide_index=True, key="reconciliation_table")
+    st.dataframe(styled, hide_index=True, key="reconciliation_table", lazy=False)
 
 
 def _accounts_tab(frame: pd.DataFrame, users: UsersConfig) -> None:
@@ -328,6 +360,7 @@ def _accounts_tab(frame: pd.DataFrame, users: UsersConfig) -> None:
         styled,
         hide_index=True,
         key="accounts_table",
+        lazy=False,
         column_config={
             "is_stale": st.column_config.CheckboxColumn("Stale"),
             "hours_since_success": st.column_config.NumberColumn(

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -120,6 +120,13 @@ class LoginSession:
             self.is_valid(now) and config is not None and config.password_hash == self.password_hash
         )
 
+    def current_user(self, users: UsersConfig, now: datetime | None = None) -> User | None:
+        """The user as the users file says now (role and grants re-read), or None when the
+        session expired, the user was removed or their password changed."""
+        if not self.is_current(users, now):
+            return None
+        return user_from_config(self.user.username, users.users[self.user.username])
+
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` for the users file."""
@@ -183,51 +190,101 @@ def start_session(user: User, users: UsersConfig, now: datetime | None = None) -
     return LoginSession(user, expires_at, users.users[user.username].password_hash)
 
 
-class LoginThrottle:
-    """Refuses logins of a username after too many failures in a window (per process).
+# The client of a login whose address is unknown: Streamlit reports loopback connections (a
+# local browser, or a reverse proxy on this host that sends no X-Forwarded-For) as no address.
+UNKNOWN_CLIENT = "local"
 
-    Slows password guessing against one account; the refusal looks like any failed login.
+
+class LoginThrottle:
+    """Slows password guessing without letting anyone lock another user out (per process).
+
+    Failures are counted per (username, client address) and per client address:
+
+    - ``max_failures`` failures for one username from one client within the window refuse that
+      username *from that client* for the rest of the window. The same user logging in from
+      another address is not affected, so an attacker cannot lock out the admin.
+    - ``max_client_failures`` failures from one client, whatever the usernames, refuse every
+      login from that client: one password tried across many usernames is slowed too.
+
+    A success clears only its own (username, client) count: the client's count stays, so an
+    attacker holding one valid account cannot reset the limit by logging in between guesses.
+    A refusal looks like any failed login. Attempts refused while blocked are not counted, so a
+    block ends when the window has passed since the failures that caused it.
     """
 
-    def __init__(self, max_failures: int = 5, window_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_seconds: float = 300.0,
+        max_client_failures: int = 20,
+    ) -> None:
         self.max_failures = max_failures
+        self.max_client_failures = max_client_failures
         self.window = window_seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        # Only the newest ``limit`` failures matter for "limit within the window", so each
+        # deque is bounded; keys whose failures all left the window are pruned (see _prune).
+        self._by_user: dict[tuple[str, str], deque[float]] = {}
+        self._by_client: dict[str, deque[float]] = {}
+        self._prune_at = 1024
         self._lock = threading.Lock()
 
-    def _recent(self, username: str, now: float) -> deque[float]:
-        failures = self._failures[username]
-        while failures and failures[0] < now - self.window:
-            failures.popleft()
-        return failures
+    def _count(self, failures: deque[float] | None, now: float) -> int:
+        return 0 if failures is None else sum(1 for at in failures if at > now - self.window)
 
-    def blocked(self, username: str, now: float | None = None) -> bool:
+    def blocked(self, username: str, client: str, now: float | None = None) -> bool:
         with self._lock:
-            return len(self._recent(username, now or time.monotonic())) >= self.max_failures
+            now = time.monotonic() if now is None else now
+            return (
+                self._count(self._by_user.get((username, client)), now) >= self.max_failures
+                or self._count(self._by_client.get(client), now) >= self.max_client_failures
+            )
 
-    def failed(self, username: str, now: float | None = None) -> None:
+    def failed(self, username: str, client: str, now: float | None = None) -> None:
         with self._lock:
-            now = now or time.monotonic()
-            self._recent(username, now).append(now)
+            now = time.monotonic() if now is None else now
+            key = (username, client)
+            self._by_user.setdefault(key, deque(maxlen=self.max_failures)).append(now)
+            self._by_client.setdefault(client, deque(maxlen=self.max_client_failures)).append(now)
+            if len(self._by_user) > self._prune_at:
+                self._prune(now)
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, client: str) -> None:
         with self._lock:
-            self._failures.pop(username, None)
+            self._by_user.pop((username, client), None)
+
+    def _prune(self, now: float) -> None:
+        # Guessing many usernames must not grow memory without bound: drop keys whose newest
+        # failure left the window (they no longer block anything).
+        horizon = now - self.window
+        for table in (self._by_user, self._by_client):
+            for key in [k for k, failures in table.items() if failures[-1] <= horizon]:
+                del table[key]
+        self._prune_at = max(1024, 2 * len(self._by_user))
 
 
 def login(
-    users: UsersConfig, throttle: LoginThrottle, username: str, password: str
+    users: UsersConfig,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+    *,
+    client: str | None,
 ) -> LoginSession | None:
-    """Authenticate with throttling; a session on success, None (say LOGIN_FAILED) otherwise."""
+    """Authenticate with throttling; a session on success, None (say LOGIN_FAILED) otherwise.
+
+    ``client`` is the address the attempt comes from (``st.context.ip_address``); None (a
+    loopback connection) counts as one client, ``UNKNOWN_CLIENT``.
+    """
     username = username.strip()
-    if throttle.blocked(username):
+    client = client or UNKNOWN_CLIENT
+    if throttle.blocked(username, client):
         verify_password(_DUMMY_HASH, password)  # same cost as a real attempt
         return None
     user = authenticate(users, username, password)
     if user is None:
-        throttle.failed(username)
+        throttle.failed(username, client)
         return None
-    throttle.succeeded(username)
+    throttle.succeeded(username, client)
     return start_session(user, users)
 
 

@@ -117,6 +117,17 @@ password_hash = "{hash_password(PASSWORDS["nobody"])}"
 """
 
 
+def users_toml_without(toml_text: str, username: str) -> str:
+    """A users file with ``[users.<username>]`` and its grants cut out (the user removed)."""
+    kept, skipping = [], False
+    for line in toml_text.splitlines():
+        if line.startswith("[users.") or line.startswith("[[users."):
+            skipping = line.strip("[]").split(".")[1] == username
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
 @functools.cache
 def _build_once(base: Path) -> DashboardWorld:
     data_dir = base / "dashboard_world"

@@ -3,18 +3,26 @@ session expiry."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.unit.dashboard.expected import expected_headline, sales_lines
 from tests.unit.dashboard.fixtures import PASSWORDS, DashboardWorld, users_toml
 from ticketing_pipeline.config import CONFIG_ENV
 from ticketing_pipeline.dashboard.app import SESSION_KEY
-from ticketing_pipeline.dashboard.auth import LOGIN_FAILED, USERS_ENV, LoginSession, hash_password
+from ticketing_pipeline.dashboard.auth import (
+    LOGIN_FAILED,
+    USERS_ENV,
+    LoginSession,
+    LoginThrottle,
+    hash_password,
+)
 from ticketing_pipeline.dashboard.queries import account_key
 from ticketing_pipeline.dashboard.run import APP_PATH
 
@@ -61,6 +69,26 @@ def test_failed_logins_say_the_same_and_show_nothing(app: AppTest) -> None:
     _login(app, "no-such-user", PASSWORDS["sydney"])
     assert [e.value for e in app.error] == [LOGIN_FAILED]
     assert not app.metric and not app.tabs
+
+
+@pytest.fixture
+def fresh_throttle() -> Iterator[None]:
+    # The login throttle is one st.cache_resource per process: AppTest runs share it.
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def test_one_password_across_many_usernames_is_slowed(app: AppTest, fresh_throttle: None) -> None:
+    """Password spraying: one password tried across many usernames from one client (AppTest
+    has no client address: every attempt comes from the same, unknown one)."""
+    for number in range(LoginThrottle().max_client_failures):
+        _login(app, f"guess{number}", PASSWORDS["sydney"])
+        assert [e.value for e in app.error] == [LOGIN_FAILED]
+    # The client is slowed now: even a right password is refused, with the same message.
+    _login(app, "sydney")
+    assert [e.value for e in app.error] == [LOGIN_FAILED]
+    assert not app.metric and SESSION_KEY not in app.session_state
 
 
 def test_promoter_sees_only_their_account(app: AppTest, world: DashboardWorld) -> None:

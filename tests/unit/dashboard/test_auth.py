@@ -114,14 +114,57 @@ def test_unknown_user_costs_a_verification(
     assert len(calls) == 2  # one argon2 check each: no timing difference between the two
 
 
-def test_throttle_blocks_a_username_after_failures(users: UsersConfig) -> None:
+ATTACKER, ADMIN_DESK = "203.0.113.9", "198.51.100.7"
+
+
+def test_throttle_blocks_a_username_from_one_client(users: UsersConfig) -> None:
     throttle = LoginThrottle(max_failures=3, window_seconds=60)
     for _ in range(3):
-        assert login(users, throttle, "sam", "wrong") is None
-    # Now even the right password is refused, with the same (absent) answer.
-    assert login(users, throttle, "sam", "sam-pw") is None
-    assert login(users, throttle, "ada", "ada-pw") is not None  # other users unaffected
-    assert not throttle.blocked("sam", now=10**9)  # the window passes
+        assert login(users, throttle, "sam", "wrong", client=ATTACKER) is None
+    # Now even the right password is refused from that client, with the same (absent) answer.
+    assert login(users, throttle, "sam", "sam-pw", client=ATTACKER) is None
+    assert login(users, throttle, "ada", "ada-pw", client=ATTACKER) is not None  # other users
+    assert not throttle.blocked("sam", ATTACKER, now=10**9)  # the window passes
+
+
+def test_failures_from_one_client_do_not_lock_the_user_out_elsewhere(users: UsersConfig) -> None:
+    """Five wrong admin passwords from an attacker must not lock the admin out."""
+    throttle = LoginThrottle()
+    for _ in range(throttle.max_failures):
+        assert login(users, throttle, "ada", "guess", client=ATTACKER) is None
+    assert login(users, throttle, "ada", "ada-pw", client=ATTACKER) is None  # throttled there
+    assert login(users, throttle, "ada", "ada-pw", client=ADMIN_DESK) is not None
+    # A loopback client (no address) is a client of its own, not a wildcard.
+    assert login(users, throttle, "ada", "ada-pw", client=None) is not None
+
+
+def test_one_password_across_many_usernames_is_slowed(users: UsersConfig) -> None:
+    throttle = LoginThrottle()
+    for number in range(throttle.max_client_failures):
+        assert login(users, throttle, f"user{number}", "Summer2025!", client=ATTACKER) is None
+    # The client is now refused for every username, even with a right password ...
+    assert login(users, throttle, "sam", "sam-pw", client=ATTACKER) is None
+    # ... and nobody else is.
+    assert login(users, throttle, "sam", "sam-pw", client=ADMIN_DESK) is not None
+    assert not throttle.blocked("sam", ATTACKER, now=10**9)  # until the window passes
+
+
+def test_a_success_does_not_reset_the_client_limit(users: UsersConfig) -> None:
+    # An attacker with one valid account must not wipe its spraying count by logging in.
+    throttle = LoginThrottle(max_client_failures=4)
+    for number in range(3):
+        assert login(users, throttle, f"user{number}", "x", client=ATTACKER) is None
+    assert login(users, throttle, "sam", "sam-pw", client=ATTACKER) is not None
+    assert login(users, throttle, "user9", "x", client=ATTACKER) is None
+    assert login(users, throttle, "sam", "sam-pw", client=ATTACKER) is None
+
+
+def test_throttle_memory_is_bounded() -> None:
+    throttle = LoginThrottle(window_seconds=10)
+    for number in range(5000):
+        throttle.failed(f"user{number}", f"10.0.{number // 250}.{number % 250}", now=number)
+    # Only the keys whose failures are still within the window survive a prune.
+    assert len(throttle._by_user) < 2100
 
 
 def test_session_expires(users: UsersConfig) -> None:
@@ -145,7 +188,19 @@ def test_session_expires(users: UsersConfig) -> None:
     assert not session.is_current(reset, now + timedelta(minutes=1))  # password changed
     removed = users.model_copy(update={"users": {"ada": users.users["ada"]}})
     assert not session.is_current(removed, now + timedelta(minutes=1))  # user removed
-    fresh = login(users, LoginThrottle(), "  sam ", "sam-pw")
+    assert session.current_user(removed, now + timedelta(minutes=1)) is None
+    assert session.current_user(users, now + timedelta(minutes=31)) is None  # expired
+    regranted = users.model_copy(
+        update={
+            "users": {
+                **users.users,
+                "sam": users.users["sam"].model_copy(update={"grants": []}),
+            }
+        }
+    )
+    current = session.current_user(regranted, now + timedelta(minutes=1))
+    assert current is not None and current.scope.grants == ()  # grants as the file says now
+    fresh = login(users, LoginThrottle(), "  sam ", "sam-pw", client=None)
     assert fresh is not None and fresh.is_valid()
 
 
