@@ -193,6 +193,7 @@ def start_session(user: User, users: UsersConfig, now: datetime | None = None) -
 # The client of a login whose address is unknown: Streamlit reports loopback connections (a
 # local browser, or a reverse proxy on this host that sends no X-Forwarded-For) as no address.
 UNKNOWN_CLIENT = "local"
+_THROTTLE_KEY_CHARS = 256
 
 
 class LoginThrottle:
@@ -277,14 +278,16 @@ def login(
     """
     username = username.strip()
     client = client or UNKNOWN_CLIENT
-    if throttle.blocked(username, client):
+    # The throttle keeps keys of failed usernames: a megabyte "username" is kept cut.
+    key = username[:_THROTTLE_KEY_CHARS]
+    if throttle.blocked(key, client):
         verify_password(_DUMMY_HASH, password)  # same cost as a real attempt
         return None
     user = authenticate(users, username, password)
     if user is None:
-        throttle.failed(username, client)
+        throttle.failed(key, client)
         return None
-    throttle.succeeded(username, client)
+    throttle.succeeded(key, client)
     return start_session(user, users)
 
 
