@@ -158,7 +158,7 @@ def test_sync_budget_and_concurrency_settings(tmp_path: Path) -> None:
     ("settings", "message"),
     [
         ("eventbrite_calls_per_hour = 0", "sync.eventbrite_calls_per_hour"),
-        ("eventbrite_calls_per_hour = 10\neventbrite_burst = 11", "cannot exceed"),
+        ("eventbrite_calls_per_hour = 1000\neventbrite_burst = 41", "at most 1/25"),
         ("humanitix_concurrency = 0", "sync.humanitix_concurrency"),
         ("humanitix_concurrency = 500", "sync.humanitix_concurrency"),
     ],

@@ -7,11 +7,14 @@ from the token's :class:`CallLimiter`; dlt's retry still honours a 429's ``Retry
 the platform answer one anyway (another process using the same token, for instance).
 
 The limiter is pyrate-limiter's (a sliding-window log, thread-safe, blocking without holding its
-lock while it sleeps) with two rates on one bucket:
+lock while it sleeps) with one rate: at most ``burst`` calls in any window of ``burst /
+calls_per_hour`` hours stretched by ``SPACING_MARGIN``. Calls are spaced, a few at a time,
+instead of spending the hour's budget in its first minutes. The margin is for jitter: the
+platform counts calls when they arrive, and a thread may wake up late from its wait.
 
-- ``burst`` calls per ``burst / calls_per_hour`` hours: calls are spaced, a few at a time, instead
-  of spending the hour's budget in the first minutes;
-- ``calls_per_hour`` per hour: a hard ceiling over any sliding hour.
+That one rate is also the hourly ceiling: an hour is covered by at most ``H / W + 1`` windows
+``W`` of ``burst`` calls each, i.e. ``calls_per_hour / 1.05 + burst`` calls, within the budget
+as long as ``burst <= calls_per_hour / 25`` (which :class:`CallBudget` requires).
 
 Limiters are keyed by a hash of the token (never the token itself, which must not appear in logs,
 reprs or thread names) and the budget's figures, and shared across accounts, pipelines and
@@ -21,11 +24,16 @@ threads of the process.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from dataclasses import dataclass
 
 from pyrate_limiter import Duration, Limiter, Rate
+
+SPACING_MARGIN = 0.05
+# burst <= calls_per_hour / BURST_DIVISOR keeps calls_per_hour / (1 + margin) + burst in budget.
+BURST_DIVISOR = 25
 
 
 @dataclass(frozen=True)
@@ -38,14 +46,15 @@ class CallBudget:
     def __post_init__(self) -> None:
         if self.calls_per_hour < 1 or self.burst < 1:
             raise ValueError("a call budget needs calls_per_hour >= 1 and burst >= 1")
-        if self.burst > self.calls_per_hour:
-            raise ValueError("a call budget's burst cannot exceed its calls_per_hour")
+        if self.burst * BURST_DIVISOR > self.calls_per_hour:
+            raise ValueError(
+                f"a call budget's burst can be at most 1/{BURST_DIVISOR} of its calls_per_hour"
+            )
 
     def rates(self) -> list[Rate]:
-        hour_ms = Duration.HOUR.value
-        # At least 1 ms: pyrate-limiter's intervals are whole milliseconds.
-        burst_interval_ms = max(1, hour_ms * self.burst // self.calls_per_hour)
-        return [Rate(self.burst, burst_interval_ms), Rate(self.calls_per_hour, hour_ms)]
+        spaced = Duration.HOUR.value * self.burst * (1 + SPACING_MARGIN) / self.calls_per_hour
+        # Rounded up: pyrate-limiter's intervals are whole milliseconds; longer is safer.
+        return [Rate(self.burst, math.ceil(spaced))]
 
 
 def token_fingerprint(secret: str) -> str:
