@@ -10,7 +10,7 @@ An API key sees only its own account; another account's event is a 404, like a m
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -116,7 +116,7 @@ def _page(
     key: bytes,
     params: dict[str, str],
     ids: list[str],
-    records: dict[str, bytes],
+    records: Mapping[str, bytes],
     page_required: bool,
 ) -> Response:
     page = _int_param(params, "page", None if page_required else 1, 1, 10**9)
