@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -231,3 +232,56 @@ def test_sensor_batches_each_file_once_and_retries_stuck_ones(tmp_path: Path) ->
     # Processed files are forgotten.
     area.mark_processed(paths + [extra])
     assert plan_batches(area, cursor, now=5000.0) == ([], {})
+
+
+def test_eventbrite_sale_refreshes_its_event_ticket_classes_once_per_batch(
+    server, tmp_path: Path, monkeypatch
+) -> None:
+    config = config_for(server, tmp_path, monkeypatch)
+    area = LandingArea.for_data_dir(config.data_dir)
+    eb, _ = accounts(server)
+    base = server.eventbrite_base_url
+    # Two orders of one event, the first hinted three times (Eventbrite repeats hints).
+    by_event: dict[str, list[str]] = {}
+    for order_id, raw in server.dataset.eb_orders.items():
+        by_event.setdefault(str(parse_json_exact(raw)["event_id"]), []).append(order_id)
+    event_id, order_ids = next((e, o) for e, o in by_event.items() if len(o) >= 2)
+    first, second = order_ids[:2]
+    paths = [
+        land(
+            area,
+            "eventbrite",
+            eb.account_id,
+            delivery_id,
+            "eventbrite_reference",
+            {"config": {"action": "order.updated"}, "api_url": f"{base}/orders/{order_id}/"},
+            f"{base}/orders/{order_id}/",
+        )
+        for delivery_id, order_id in [("h1", first), ("h2", first), ("h3", first), ("h4", second)]
+    ]
+    server.stats.reset()
+    result = load_landed(config, resolve_warehouse(config), area, paths)
+    assert result.failed == {} and result.retry == {}
+    assert len(result.loaded) == 4
+
+    # One fetch per distinct object: order 1 once, order 2 once, the event's classes once.
+    def requests_to(route: str) -> int:
+        return server.stats.count(platform="eventbrite", route=f"GET {route}")
+
+    assert requests_to("/orders/{order_id}/") == 2
+    assert requests_to("/events/{event_id}/") == 1
+    assert requests_to("/events/{event_id}/ticket_classes/") == 1
+
+    # The platform's own counters, as its API serves them now, are what reconciliation reads.
+    served = httpx.get(
+        f"{base}/events/{event_id}/ticket_classes/",
+        headers={"Authorization": f"Bearer {eb.secret}"},
+    ).json()["ticket_classes"]
+    expected = {(str(tc["id"]), tc["quantity_sold"]) for tc in served}
+    loaded = rows(
+        resolve_warehouse(config),
+        "select ticket_class_id, quantity_sold, ingested_via from raw_eventbrite.ticket_classes "
+        f"where event_id = '{event_id}'",
+    )
+    assert {(key, sold) for key, sold, _ in loaded} == expected
+    assert {via for _, _, via in loaded} == {"webhook"}

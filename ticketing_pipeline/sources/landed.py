@@ -8,9 +8,19 @@
   A record older than the stored row (an out-of-order delivery) never overwrites it.
 - Rows merge on the same keys as the API sync's, so a sale seen by both paths is one row.
 
+- An Eventbrite order or attendee also re-fetches its event's ticket classes (once per event per
+  batch), so the platform's ``quantity_sold`` that reconciliation compares with stays current.
+  Repeated hints for the same ``api_url`` in one batch are fetched once.
+
 Each delivery either loads, or is moved to ``failed/`` with its reason; deliveries that could not
 be processed because the platform or the warehouse was unavailable stay in ``incoming/`` and the
-run fails, so the next attempt picks them up.
+run fails, so the next attempt picks them up. One account's trouble never stops the others.
+
+Nothing acknowledged is lost: a file moves to ``processed/`` only after the dlt package carrying
+its rows is recorded as loaded in the warehouse (``_dlt_loads``), checked, not assumed. A package
+a crashed run left behind is discarded before new data is extracted (its files are still in
+``incoming/``, and re-reading them re-checks them against the rows stored since), so a crash at
+any step is followed by a run that loads everything, exactly once.
 """
 
 from __future__ import annotations
@@ -25,12 +35,19 @@ from urllib.parse import urlsplit
 
 import dlt
 import pyarrow as pa
+import requests
 import sqlalchemy as sa
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from ticketing_pipeline.config import AccountConfig, ConfigError, Platform, ProjectConfig
 from ticketing_pipeline.sources.common import AccountSecretAuth, as_utc, parse_utc
 from ticketing_pipeline.sources.eventbrite import tables as eb
-from ticketing_pipeline.sources.http import PlatformAPIError, PlatformClient, parse_json_exact
+from ticketing_pipeline.sources.http import (
+    MalformedResponseError,
+    PlatformAPIError,
+    PlatformClient,
+    parse_json_exact,
+)
 from ticketing_pipeline.sources.humanitix import tables as hx
 from ticketing_pipeline.sources.shaping import TableShape
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
@@ -171,16 +188,51 @@ def api_path_within_base(api_url: str, base_url: str) -> str:
 
 
 class EventbriteFetcher:
-    """Fetches referenced objects for one organization, checking they belong to it."""
+    """Fetches referenced objects for one organization, checking they belong to it.
+
+    One fetcher serves one batch: an object is fetched once per batch however many deliveries
+    name it (a burst of ``order.updated`` hints for one order is one request)."""
 
     def __init__(self, account: AccountConfig, client: PlatformClient) -> None:
         self.account = account
         self.client = client
         self._events: dict[str, dict[str, Any]] = {}
+        self._objects: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        self._ticket_classes: dict[str, list[dict[str, Any]]] = {}
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """The object at ``path`` (below the account's API base), fetched once per batch.
+
+        Failures are not kept: the next delivery naming the object tries again."""
+        key = (path, tuple(sorted((params or {}).items())))
+        if key not in self._objects:
+            self._objects[key] = self.client.get_json(path, params)
+        return self._objects[key]
+
+    def ticket_classes(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """All ticket classes of an event (every page), with the platform's ``quantity_sold``."""
+        event_id = str(event["id"])
+        if event_id not in self._ticket_classes:
+            paginator = JSONResponseCursorPaginator(
+                cursor_path="pagination.continuation",
+                cursor_param="continuation",
+                has_more_path="pagination.has_more_items",
+            )
+            pages = self.client.paginate(
+                f"/events/{event_id}/ticket_classes/",
+                paginator=paginator,
+                data_selector="ticket_classes",
+            )
+            self._ticket_classes[event_id] = [
+                eb.with_event_context(ticket_class, event)
+                for page in pages
+                for ticket_class in page
+            ]
+        return self._ticket_classes[event_id]
 
     def event(self, event_id: str) -> dict[str, Any]:
         if event_id not in self._events:
-            event = self.client.get_json(f"/events/{event_id}/", {"expand": "venue"})
+            event = self.get(f"/events/{event_id}/", {"expand": "venue"})
             if str(event.get("organization_id")) != self.account.account_id:
                 raise DeliveryRejected(
                     f"event {event_id} belongs to another organization, not "
@@ -194,21 +246,24 @@ class EventbriteFetcher:
             raise DeliveryRejected("Eventbrite delivery without api_url")
         path = api_path_within_base(delivery.api_url, self.account.api_base_url)
         if match := _ORDER.match(path):
-            order = self.client.get_json(f"/orders/{match[1]}/", {"expand": "attendees"})
-            self.event(str(order.get("event_id")))
+            order = self.get(f"/orders/{match[1]}/", {"expand": "attendees"})
+            event = self.event(str(order.get("event_id")))
             planned.add(eb.ORDERS, [order])
             planned.add(eb.ATTENDEES, list(order.get("attendees") or []))
+            # A sale moves its ticket classes' quantity_sold, which reconciliation compares.
+            planned.add(eb.TICKET_CLASSES, self.ticket_classes(event))
         elif match := _EVENT.match(path):
             event = self.event(match[1])
             planned.add(eb.EVENTS, [event])
             if isinstance(event.get("venue"), dict):
                 planned.add(eb.VENUES, [event["venue"]])
         elif match := _ATTENDEE.match(path):
-            self.event(match[1])
-            planned.add(eb.ATTENDEES, [self.client.get_json(path)])
+            event = self.event(match[1])
+            planned.add(eb.ATTENDEES, [self.get(path)])
+            planned.add(eb.TICKET_CLASSES, self.ticket_classes(event))
         elif match := _TICKET_CLASS.match(path):
             event = self.event(match[1])
-            ticket_class = self.client.get_json(path)
+            ticket_class = self.get(path)
             planned.add(eb.TICKET_CLASSES, [eb.with_event_context(ticket_class, event)])
         else:
             raise DeliveryRejected(f"unsupported Eventbrite api_url path '{path}'")
@@ -259,7 +314,8 @@ def _drop_stale(warehouse: Warehouse, planned: Planned, account_id: str) -> int:
 def _load(
     warehouse: Warehouse, config: ProjectConfig, account: AccountConfig, planned: Planned
 ) -> dict[str, int]:
-    from ticketing_pipeline.ingest import loader_file_format, pipeline_name
+    """Load the planned rows; returns once their package is verified committed, raises if not."""
+    from ticketing_pipeline.ingest import discard_pending_packages, pipeline_name, run_pipeline
 
     tables: dict[str, pa.Table] = {}
     for name, records in planned.records.items():
@@ -283,11 +339,14 @@ def _load(
         dataset_name=RAW_SCHEMAS[planned.platform],
         pipelines_dir=str(config.data_dir / "dlt"),
     )
-    info = pipeline.run(
-        _webhook_source(planned.platform, resources),
-        loader_file_format=loader_file_format(warehouse),
-    )
-    info.raise_on_failed_jobs()
+    # A package a crashed run left holds rows of files still in incoming/ (files move only after
+    # their package is committed); they are re-read, so the package is thrown away, not loaded.
+    discard_pending_packages(pipeline)
+    # Extracts this batch into its own package and checks that package is in _dlt_loads. The
+    # warehouse's lock policy: a DuckDB file held by a reader delays the load (bounded).
+    outcome = run_pipeline(pipeline, _webhook_source(planned.platform, resources), warehouse)
+    if not outcome.load_ids:
+        raise RuntimeError(f"{account.key}: the webhook rows made no load package")
     return {name: table.num_rows for name, table in tables.items()}
 
 
@@ -322,7 +381,16 @@ def load_landed(
         by_account[delivery.account_key].append((path, delivery))
 
     for account_key, deliveries in by_account.items():
-        _load_account(config, warehouse, area, account_key, deliveries, result)
+        try:
+            _load_account(config, warehouse, area, account_key, deliveries, result)
+        except Exception as error:  # noqa: BLE001 - one account's trouble never stops the others
+            from ticketing_pipeline.ingest import describe_failure
+
+            # Not loaded (or not verified loaded): the files stay in incoming/ for the next run.
+            reason = f"{account_key}: {describe_failure(error)}"
+            for path, _ in deliveries:
+                if path not in result.failed and path not in result.loaded:
+                    result.retry.setdefault(path, reason)
     return result
 
 
@@ -361,6 +429,10 @@ def _load_account(
                 fetcher.plan(delivery, attempt)
             else:
                 raise DeliveryRejected(f"{delivery.kind} deliveries are not for {account.key}")
+            # Shaped alone first: a record no column can hold fails its own delivery, not the
+            # whole batch at load time.
+            for table, records in attempt.records.items():
+                SHAPES[attempt.platform][table].to_arrow(records.values(), account.account_id)
         except DeliveryRejected as error:
             result.failed[path] = str(error)
             area.mark_failed(path, str(error))
@@ -372,7 +444,11 @@ def _load_account(
             else:
                 result.retry[path] = str(error)
             continue
-        except ValueError as error:  # not JSON, or a record of the wrong shape
+        except (requests.RequestException, MalformedResponseError) as error:
+            # The platform did not answer whole even after dlt's retries: try again later.
+            result.retry[path] = f"{type(error).__name__}: {error}"
+            continue
+        except ValueError as error:  # not JSON, a wrong shape, a value no column can hold
             result.failed[path] = f"malformed delivery: {error}"
             area.mark_failed(path, result.failed[path])
             continue
