@@ -5,14 +5,25 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ticketing_pipeline.config import ConfigError, MissingSecretError, ProjectConfig, load_config
+from ticketing_pipeline.config import (
+    AccountConfig,
+    ConfigError,
+    MissingSecretError,
+    ProjectConfig,
+    load_config,
+)
+
+if TYPE_CHECKING:
+    from ticketing_pipeline.reports import SyncQuality
+    from ticketing_pipeline.warehouse import Warehouse
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 sandbox_app = typer.Typer(no_args_is_help=True, help="The local fake of both platforms' APIs.")
@@ -56,9 +67,11 @@ def _sync_and_report(config: ProjectConfig) -> bool:
     warehouse = resolve_warehouse(config)
     console.print(f"Warehouse: [bold]{warehouse.display}[/bold]")
     all_ok = True
+    qualities: dict[tuple[str, str], SyncQuality | None] = {}
     for account in config.enabled_accounts():
         label = f"{account.platform.value} {account.account_id} ({account.display_name})"
         started = time.perf_counter()
+        started_at = datetime.now(UTC)
         with console.status(f"Syncing {label} ..."):
             result = sync_account(config, account, warehouse)
         seconds = time.perf_counter() - started
@@ -68,19 +81,61 @@ def _sync_and_report(config: ProjectConfig) -> bool:
         else:
             all_ok = False
             console.print(f"[red]✗ {label}: {result.error}[/red]")
-    _print_summary(summarize_raw(warehouse))
+        if result.rows:
+            quality = _sync_quality(warehouse, account, result.rows, started_at)
+            qualities[(account.platform.value, account.account_id)] = quality
+            _print_quality(quality)
+    _print_summary(summarize_raw(warehouse), qualities)
     return all_ok
 
 
-def _print_summary(summaries) -> None:
+def _sync_quality(
+    warehouse: Warehouse, account: AccountConfig, rows: dict[str, int], started_at: datetime
+) -> SyncQuality | None:
+    """What this sync could not load as received, read back from the warehouse; None (and a
+    note) if that cannot be read now: the sync itself is done."""
+    from ticketing_pipeline.reports import sync_quality
+
+    loaded = [table for table, count in rows.items() if count]
+    try:
+        return sync_quality(
+            warehouse, account.platform.value, account.account_id, loaded, started_at
+        )
+    except Exception as error:  # noqa: BLE001 - a report, never a reason to fail the sync
+        console.print(f"  [yellow]invalid fields / rejected records not read: {error}[/yellow]")
+        return None
+
+
+def _print_quality(quality: SyncQuality | None) -> None:
+    if quality is None or not (quality.invalid_total or quality.rejected_total):
+        return
+    for (table, field), count in sorted(quality.invalid_fields.items()):
+        console.print(f"  [yellow]invalid {table}.{field}: {count:,} rows[/yellow]")
+    for (table, reason), count in sorted(quality.rejected.items()):
+        console.print(f"  [yellow]rejected {table}: {count:,} records ({reason})[/yellow]")
+
+
+def _print_summary(
+    summaries, qualities: dict[tuple[str, str], SyncQuality | None] | None = None
+) -> None:
     table = Table(title="Loaded into the warehouse (raw tables)")
-    for column in ("platform", "account", "events", "sessions", "orders", "tickets", "gross"):
+    columns = ("platform", "account", "events", "sessions", "orders", "tickets", "gross")
+    quality_columns = ("invalid fields", "rejected") if qualities is not None else ()
+    for column in (*columns, *quality_columns):
         table.add_column(
             column, justify="right" if column not in ("platform", "account") else "left"
         )
     for s in summaries:
         gross = ", ".join(
             f"{currency} {amount:,.2f}" for currency, amount in sorted(s.gross.items())
+        )
+        # This run's counts: an account it did not sync, or a warehouse that records neither
+        # yet, shows "-" rather than a reassuring 0.
+        quality = (qualities or {}).get((s.platform, s.account_id))
+        shown = (
+            (f"{quality.invalid_total:,}", f"{quality.rejected_total:,}")
+            if quality is not None and quality.recorded
+            else ("-", "-")
         )
         table.add_row(
             s.platform,
@@ -90,6 +145,7 @@ def _print_summary(summaries) -> None:
                 for metric in ("events", "sessions", "orders", "tickets")
             ),
             gross,
+            *(shown if qualities is not None else ()),
         )
     console.print(table)
 

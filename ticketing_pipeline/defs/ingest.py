@@ -16,6 +16,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ticketing_pipeline.config import Platform, ProjectConfig
+from ticketing_pipeline.defs.raw_checks import build_raw_quality_checks
 from ticketing_pipeline.ingest import (
     build_pipeline,
     build_source,
@@ -79,12 +80,18 @@ LOOKBACK_CRON = "30 3 * * *"
 
 
 def build_ingest_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
-    """Ingest assets, a job per platform, and its two schedules (incremental, daily look-back)."""
-    assets, jobs, schedules = [], [], []
+    """Ingest assets with their data-quality checks, a job per platform, and its two schedules
+    (incremental, daily look-back)."""
+    assets, checks, jobs, schedules = [], [], [], []
     for platform in Platform:
         if not config.enabled_accounts(platform):
             continue
         platform_assets = _platform_assets(config, warehouse, platform)
+        # Run after each load (the job selects them with the assets): invalid fields and
+        # rejected records fail them, naming table, field and counts.
+        checks += build_raw_quality_checks(
+            warehouse, sorted(platform_assets.keys), pool=WAREHOUSE_WRITER_POOL
+        )
         job = dg.define_asset_job(
             f"{platform.value}_ingest_job",
             selection=dg.AssetSelection.assets(platform_assets),
@@ -93,7 +100,7 @@ def build_ingest_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definit
         assets.append(platform_assets)
         jobs.append(job)
         schedules += _schedules(config, platform, job, platform_assets.op.name)
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs, schedules=schedules)
 
 
 def tick_run_key(context: dg.ScheduleEvaluationContext, account_id: str) -> str:
@@ -167,13 +174,22 @@ def _platform_assets(
         if config.lookback_days:
             sync = lookback_sync(sync, config.lookback_days)
         pipeline = build_pipeline(account, warehouse, project.data_dir)
-        yield from dlt.run(
-            context=context,
-            dlt_source=build_source(account, sync),
-            dlt_pipeline=pipeline,
-            dagster_dlt_translator=translator,
-            loader_file_format=loader_file_format(warehouse),
-        )
+
+        def run() -> list[Any]:
+            # dagster-dlt drops the pipeline's local state first (cursors come back from the
+            # warehouse), so an attempt that met a held DuckDB file starts over cleanly.
+            return list(
+                dlt.run(
+                    context=context,
+                    dlt_source=build_source(account, sync),
+                    dlt_pipeline=pipeline,
+                    dagster_dlt_translator=translator,
+                    loader_file_format=loader_file_format(warehouse),
+                )
+            )
+
+        # The warehouse's lock policy: a reader holding the DuckDB file delays the run (bounded).
+        yield from warehouse.retry_while_locked(run)
         record_sync(warehouse, account, pipeline)
 
     return ingest

@@ -8,7 +8,9 @@
   ISO currency codes.
 - Marts rebuild after new raw data (``AutomationCondition.eager()`` + an automation sensor), and
   a daily schedule runs a full ``dbt build``.
-- dbt runs in the ``warehouse_writer`` pool with the ingest: DuckDB allows a single writer.
+- dbt runs in the ``warehouse_writer`` pool with the ingest: DuckDB allows a single writer; a
+  build that meets the file held by a reader outside Dagster is retried under the warehouse's
+  lock policy (bounded wait).
 - The manifest is prepared at build/dev time (``prepare_dbt_manifest()``, or ``dagster dev``
   through ``prepare_if_dev``), so loading definitions in production does not run ``dbt parse``;
   only a manifest missing or older than the project's files is re-parsed at load.
@@ -19,7 +21,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -29,6 +31,7 @@ import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
     DbtCliResource,
     DbtProject,
     dbt_assets,
@@ -45,7 +48,7 @@ from ticketing_pipeline.defs.ingest import (  # RAW_FRESHNESS: re-exported; raw 
     WAREHOUSE_WRITER_POOL,
 )
 from ticketing_pipeline.defs.transform_checks import build_mart_checks
-from ticketing_pipeline.warehouse import Warehouse, WarehouseKind
+from ticketing_pipeline.warehouse import Warehouse, WarehouseKind, is_lock_conflict
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +229,37 @@ def build_dbt_assets(
         # DbtCliResource starts dbt with a copy of os.environ: the profile variables (derived
         # from the warehouse URL, password included) must be set around the invocation.
         with dbt_profile_environment(warehouse, extra=environment):
-            yield from dbt.cli(PRODUCTION_BUILD_ARGS, context=context).stream()
+            yield from stream_dbt_under_lock_policy(
+                warehouse,
+                lambda: dbt.cli(PRODUCTION_BUILD_ARGS, context=context, raise_on_error=False),
+            )
 
     return ticketing_dbt
+
+
+def stream_dbt_under_lock_policy(
+    warehouse: Warehouse, invoke: Callable[[], DbtCliInvocation]
+) -> Iterator[Any]:
+    """Stream the events of a dbt invocation (started with ``raise_on_error=False``); one that
+    met a DuckDB file held by another process before producing any event is started again
+    under the warehouse's bounded wait, then fails with ``WarehouseLockedError``.
+
+    dbt-duckdb opens the file once, before the first node, so a held file fails the whole
+    invocation up front; a failure after events were streamed is raised as it is.
+    """
+    wait = warehouse.lock_wait()
+    while True:
+        invocation = invoke()
+        produced = False
+        for event in invocation.stream():
+            produced = True
+            yield event
+        error = invocation.get_error()
+        if error is None:
+            return
+        if produced or warehouse.kind is not WarehouseKind.DUCKDB or not is_lock_conflict(error):
+            raise error
+        wait.pause_or_give_up(str(error))
 
 
 def build_transform_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:

@@ -55,9 +55,12 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
         for path, reason in result.failed.items():
             context.log.warning(f"{path.name}: moved to failed/: {reason}")
         if result.retry:
+            # The distinct reasons (a platform down, the warehouse file held by a reader...) in
+            # the message itself, where an operator reads first; per file in the metadata.
+            reasons = sorted(set(result.retry.values()))
             raise dg.Failure(
                 description=f"{len(result.retry)} deliveries could not be loaded now and stay in "
-                "incoming/ to be retried",
+                "incoming/ to be retried: " + "; ".join(reasons[:5]),
                 metadata={path.name: reason for path, reason in result.retry.items()},
             )
         yield dg.Output(len(result.loaded))
@@ -134,4 +137,3 @@ def plan_batches(
         for name in batch:
             requested[name] = [now, attempt]
     return run_requests, requested
-
