@@ -36,10 +36,15 @@ class AccountDeliveries:
     counts: dict[str, int] = field(default_factory=dict)  # per landing folder
     # Orders announced by a delivery that was loaded or waits to be: order id -> latest receipt.
     order_ids: dict[str, datetime] = field(default_factory=dict)
+    # Receipt times of its deliveries (dead letters excluded), newest first.
+    received: list[datetime] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def received_since(self, moment: datetime) -> int:
+        return sum(1 for t in self.received if t >= moment)
 
 
 @dataclass
@@ -91,9 +96,11 @@ def scan_landing(
             continue
         summary = accounts.setdefault(delivery.account_key, AccountDeliveries(delivery.account_key))
         summary.counts[folder] = summary.counts.get(folder, 0) + 1
-        if summary.last_received_at is None and folder != DEAD_LETTER:
-            summary.last_received_at = delivery.received_at
-            summary.last_action = delivery.action
+        if folder != DEAD_LETTER:
+            summary.received.append(delivery.received_at)
+            if summary.last_received_at is None:
+                summary.last_received_at = delivery.received_at
+                summary.last_action = delivery.action
         if folder in (INCOMING, PROCESSED) and (order_id := announced_order_id(delivery)):
             summary.order_ids.setdefault(order_id, delivery.received_at)
     return LandingSummary(accounts, read, truncated=False)
