@@ -39,12 +39,15 @@ hx_ticket_lines as (
         max(ingested_via) as ingested_via,
         count(*) as quantity,
         sum(case when is_cancelled then 1 else 0 end) as quantity_refunded,
-        sum(total) as total,
-        sum(discount) as discount,
+        -- The tickets' sale figures (totalsV2, or the legacy fields of older rows): a
+        -- cancelled ticket keeps its gross and its refund there, not in its zeroed `total`.
+        sum(gross_amount) as gross,
+        sum(discount_amount) as discount,
+        sum(refunded_amount) as refunded,
         -- fees and tax of the admissions still valid (Humanitix returns them on refund)
-        sum(case when is_cancelled then 0 else fee end) as fee,
-        sum(case when is_cancelled then 0 else taxes end) as taxes,
-        sum(case when is_cancelled then total else 0 end) as refunded,
+        sum(case when is_cancelled then 0 else platform_fee_amount end) as platform_fee,
+        sum(case when is_cancelled then 0 else payment_fee_amount end) as payment_fee,
+        sum(case when is_cancelled then 0 else tax_amount end) as taxes,
         max(updated_at) as updated_at
     from hx_tickets
     group by account_id, order_id, ticket_type_id
@@ -67,10 +70,10 @@ hx_order_lines as (
         lines.quantity_refunded,
         orders.currency,
         -- what the buyer paid: net price (after discount, tax included) + passed-on fee
-        {{ major_to_minor('lines.total', 'orders.currency') }} as gross_minor,
+        {{ major_to_minor('lines.gross', 'orders.currency') }} as gross_minor,
         {{ major_to_minor('lines.discount', 'orders.currency') }} as discount_minor,
-        {{ major_to_minor('lines.fee', 'orders.currency') }} as platform_fee_minor,
-        cast(0 as bigint) as payment_fee_minor,
+        {{ major_to_minor('lines.platform_fee', 'orders.currency') }} as platform_fee_minor,
+        {{ major_to_minor('lines.payment_fee', 'orders.currency') }} as payment_fee_minor,
         {{ major_to_minor('lines.taxes', 'orders.currency') }} as tax_minor,
         {{ major_to_minor('lines.refunded', 'orders.currency') }} as refunded_minor,
         -- The order's own figures: gross sales, discounts and refunds as Humanitix reports them.

@@ -60,6 +60,11 @@ hx_sessions as (
         -- Humanitix capacities apply to each date of the event.
         events.total_capacity as capacity,
         events.is_marked_sold_out as is_marked_sold_out,
+        -- No sales status in Humanitix's API: only what its two flags say for certain.
+        case
+            when events.is_marked_sold_out then 'sold_out'
+            when events.is_sales_suspended then 'unavailable'
+        end as sales_status,
         events.currency,
         coalesce(hx_prices.min_price, events.minimum_price) as min_price,
         coalesce(hx_prices.max_price, events.maximum_price) as max_price,
@@ -131,6 +136,8 @@ eb_sessions as (
         coalesce(
             events.sales_status = 'sold_out' or eb_classes.is_every_class_sold_out, false
         ) as is_marked_sold_out,
+        -- event_sales_status.sales_status (expand=event_sales_status), lower-cased.
+        events.sales_status,
         events.currency,
         eb_classes.min_price,
         eb_classes.max_price,

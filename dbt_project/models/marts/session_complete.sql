@@ -87,6 +87,7 @@ final as (
             is_marked_sold_out or coalesce(capacity is not null and tickets_sold >= capacity, false)
             as boolean
         ) as is_sold_out,
+        cast(sales_status as {{ text_type() }}) as sales_status,
         cast(currency as {{ text_type() }}) as currency,
         {{ cast_money('min_price') }} as min_price,
         {{ cast_money('max_price') }} as max_price,

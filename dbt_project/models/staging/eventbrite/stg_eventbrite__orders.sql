@@ -44,7 +44,9 @@ renamed as (
         coalesce(costs_eventbrite_fee, 0) as eventbrite_fee_minor,
         coalesce(costs_payment_fee, 0) as payment_fee_minor,
         coalesce(costs_tax, 0) as tax_minor,
-        coalesce(discount_amount, 0) as discount_minor,
+        -- No public capture shows an order's discount: read both plausible places (the
+        -- order's discount_amount, or inside its costs).
+        coalesce(discount_amount, costs_discount_amount, 0) as discount_minor,
 
         ----------  timestamps
         created as ordered_at,

@@ -30,9 +30,22 @@ renamed as (
         end as on_sale_status,
 
         ----------  numerics (face value, and the fees/tax a buyer pays on top of it)
-        {{ minor_to_major('cost', 'currency') }} as cost,
-        {{ minor_to_major('fee', 'currency') }} as fee,
+        -- An include_fee class's `cost` already holds the fee (and `fee` reads 0); its face
+        -- value and fee are actual_cost / actual_fee (the theodi capture: cost 276.00 =
+        -- actual_cost 269.50 + actual_fee 6.50). Other classes: cost and fee as sent.
+        {{ minor_to_major(
+            'case when coalesce(include_fee, false) and actual_cost is not null'
+            ~ ' then actual_cost else cost end',
+            'currency'
+        ) }} as cost,
+        {{ minor_to_major(
+            'case when coalesce(include_fee, false) and actual_fee is not null'
+            ~ ' then actual_fee else fee end',
+            'currency'
+        ) }} as fee,
         {{ minor_to_major('tax', 'currency') }} as tax,
+        -- What the platform lists as the price (fee included for include_fee classes).
+        {{ minor_to_major('cost', 'currency') }} as listed_cost,
         capacity,
         quantity_total,
         -- The platform's count of admissions still valid (refunded/cancelled excluded).
@@ -42,6 +55,7 @@ renamed as (
         coalesce(is_free, false) as is_free,
         coalesce(is_donation, false) as is_donation,
         coalesce(is_hidden, false) as is_hidden,
+        coalesce(include_fee, false) as is_fee_included,
 
         ----------  timestamps
         sales_start as sales_start_at,
