@@ -91,6 +91,12 @@ def test_healthy_accounts_then_each_way_of_breaking_them(world, monkeypatch) -> 
     eb_health = by_key(check_accounts(config))[eb.key]
     assert status(eb_health, "deliveries") is Status.OK
     assert "ago" in eb_health.step("deliveries").detail
+    # One of them failed to load: shown as a warning, with where to look.
+    landing = LandingArea.for_data_dir(config.data_dir)
+    landing.mark_failed(landing.list_incoming()[0], "the loader failed (test)")
+    eb_health = by_key(check_accounts(config))[eb.key]
+    assert status(eb_health, "deliveries") is Status.WARN
+    assert "1 failed to load" in eb_health.step("deliveries").detail
 
     # The webhook is deleted on Eventbrite's side.
     client = platform_client(eb, config.sync)

@@ -45,7 +45,7 @@ from ticketing_pipeline.operations.platform_calls import (
 )
 from ticketing_pipeline.operations.webhook_registration import RECEIVER_ROUTE, REQUIRED_ACTIONS
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind, resolve_warehouse
-from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.landing import FAILED, INCOMING, PROCESSED, LandingArea
 
 DEFAULT_MAX_SYNC_AGE = timedelta(hours=2)
 # A relay or webhook that has not delivered for this long is worth a look (not a failure:
@@ -388,7 +388,11 @@ def check_accounts(
     except (ConfigError, sa.exc.SQLAlchemyError) as error:
         runs, runs_error = None, str(error).splitlines()[0]
     keys = [a.key for a in chosen if a.webhook_secret_env]
-    landing = scan_landing(LandingArea.for_data_dir(config.data_dir), keys)
+    area = LandingArea.for_data_dir(config.data_dir)
+    # processed/ keeps every loaded delivery: read only until each account's last one is found.
+    landing = scan_landing(area, keys, folders=(INCOMING, PROCESSED), stop_when_seen=True)
+    for key, failed in scan_landing(area, keys, folders=(FAILED,)).accounts.items():
+        landing.accounts.setdefault(key, failed).counts[FAILED] = failed.counts.get(FAILED, 0)
     return [
         check_account(config, account, landing, runs, now, max_sync_age, runs_error)
         for account in chosen

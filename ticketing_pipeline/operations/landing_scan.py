@@ -77,8 +77,13 @@ def scan_landing(
     keys: Iterable[str] | None = None,
     max_files: int = DEFAULT_MAX_FILES,
     folders: tuple[str, ...] = (INCOMING, PROCESSED, FAILED, DEAD_LETTER),
+    stop_when_seen: bool = False,
 ) -> LandingSummary:
-    """Summarise the landing area per account, newest deliveries first."""
+    """Summarise the landing area per account, newest deliveries first.
+
+    ``stop_when_seen``: stop reading as soon as every account of ``keys`` has its last delivery
+    (enough for "when did it last deliver"; counts and order ids are then partial).
+    """
     wanted = set(keys) if keys is not None else None
     files = [(file, folder) for folder in folders for file in landing.list_folder(folder)]
     files.sort(key=lambda item: item[0].received_ns, reverse=True)
@@ -103,4 +108,10 @@ def scan_landing(
                 summary.last_action = delivery.action
         if folder in (INCOMING, PROCESSED) and (order_id := announced_order_id(delivery)):
             summary.order_ids.setdefault(order_id, delivery.received_at)
+        if (
+            stop_when_seen
+            and wanted
+            and all(k in accounts and accounts[k].last_received_at for k in wanted)
+        ):
+            return LandingSummary(accounts, read, truncated=True)
     return LandingSummary(accounts, read, truncated=False)
