@@ -420,7 +420,14 @@ def test_money_semantics_match_the_captures(served: dict[str, list[dict[str, Any
     # 7. include_fee classes: cost holds the fee, fee is 0, the split is actual_cost/actual_fee.
     included = [c for c in served["eb_ticket_class"] if c["include_fee"] and c["cost"]]
     assert included and any(not c["include_fee"] and c["cost"] for c in served["eb_ticket_class"])
+    captured_class = real("eventbrite_ticket_class_from_order_event_theodi_2015.json")
+    assert captured_class["include_fee"] is True
+    money_keys = ("cost", "fee", "tax", "actual_cost", "actual_fee")
     for tc in included:
+        # The captured include_fee class's money: five money objects, the same split.
+        for key in money_keys:
+            assert set(captured_class[key]) <= set(tc[key]) <= {*captured_class[key], "major_value"}
+            assert tc[key]["currency"] == tc["cost"]["currency"]
         assert tc["fee"]["value"] == 0
         assert tc["cost"]["value"] == tc["actual_cost"]["value"] + tc["actual_fee"]["value"]
     costs = ("base_price", "eventbrite_fee", "payment_fee", "tax")
