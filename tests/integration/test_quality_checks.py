@@ -208,3 +208,43 @@ def test_sync_quality_reads_nothing_from_a_warehouse_without_the_columns(tmp_pat
     quality = sync_quality(warehouse, "humanitix", "a", ["orders"], datetime.now(UTC))
     assert not quality.recorded
     assert quality.invalid_total == 0 and quality.rejected_total == 0
+
+
+def test_quality_counts_on_postgresql(postgres_url: str) -> None:
+    from ticketing_pipeline.defs.raw_checks import quality_check_result, raw_table_quality
+    from ticketing_pipeline.warehouse import Warehouse, WarehouseKind
+
+    warehouse = Warehouse(WarehouseKind.POSTGRES, postgres_url=postgres_url)
+    bad = '{"totals.grossSales": {"value": "12,50", "error": "not a number"}}'
+    engine = warehouse.engine()
+    try:
+        with engine.begin() as connection:
+            for schema in ("raw_humanitix", "raw_humanitix_staging"):
+                connection.exec_driver_sql(f"create schema {schema}")
+                connection.exec_driver_sql(
+                    f"create table {schema}.orders (account_id text, invalid_fields text)"
+                )
+                connection.exec_driver_sql(
+                    f"insert into {schema}.orders values ('a', '{bad}'), ('a', null), ('b', null)"
+                )
+            connection.exec_driver_sql(
+                "create table raw_humanitix.rejected_records (account_id text, table_name text, "
+                "reason text, record text, rejected_at timestamptz)"
+            )
+            connection.exec_driver_sql(
+                "insert into raw_humanitix.rejected_records values "
+                "('a', 'orders', 'no _id: the record cannot be merged', '{}', now())"
+            )
+    finally:
+        engine.dispose()
+    started = datetime.now(UTC)
+    result = quality_check_result(
+        "raw_humanitix", "orders", raw_table_quality(warehouse, "raw_humanitix", "orders")
+    )
+    assert not result.passed
+    assert result.metadata["invalid_fields"].value == {"totals.grossSales": 1}
+    assert result.metadata["rejected_records"].value == 1
+    quality = sync_quality(warehouse, "humanitix", "a", ["orders"], started)
+    assert quality.invalid_fields == {("orders", "totals.grossSales"): 1}
+    assert quality.rejected_total == 0  # rejected before this "sync" started
+    assert sync_quality(warehouse, "humanitix", "b", ["orders"], started).invalid_total == 0
