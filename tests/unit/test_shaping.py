@@ -137,10 +137,15 @@ def test_records_without_key_or_cursor_are_set_aside_and_the_rest_loads() -> Non
     # A caller that cannot set records aside is told, not handed a shorter table.
     with pytest.raises(SchemaDriftError, match="3 record"):
         hx.ORDERS.to_arrow([no_key, good, no_cursor, bad_cursor], "acc")
-    # dlt items: the rejected records (their own table, appended) first, then the table.
+    # dlt items: the rejected records (their own table) first, then the table.
     rejected, table = hx.ORDERS.to_items([no_key, good], "acc")
     assert rejected.meta.hints["table_name"] == REJECTED_RECORDS
-    assert rejected.meta.hints["write_disposition"] == "append"
+    assert rejected.meta.hints["write_disposition"] == "merge"
+    # The same record set aside again (the next sync) has the same id: one row, not two.
+    again, _ = hx.ORDERS.to_items([no_key, good], "acc")
+    assert [r["rejection_id"] for r in again.data] == [r["rejection_id"] for r in rejected.data]
+    other_account = hx.ORDERS.shape([no_key], "other").rejected[0]
+    assert other_account["rejection_id"] != again.data[0]["rejection_id"]
     assert table.num_rows == 1
     # Events have no cursor of their own to guard: an event without updatedAt still loads.
     event = {"_id": "e1", "name": "x"}

@@ -18,6 +18,7 @@ Nothing is dropped silently, and one bad value never stops a load:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -202,6 +203,9 @@ INVALID_FIELDS = "invalid_fields"
 REJECTED_RECORDS = "rejected_records"
 # The rejected_records table, the same in both raw schemas (dlt types, for the table hints).
 REJECTED_RECORDS_COLUMNS: dict[str, dict[str, Any]] = {
+    # A digest of (account, table, record): the same record set aside by every sync that reads
+    # it again is one row (merged, its rejected_at the latest), so re-running changes nothing.
+    "rejection_id": {"data_type": "text", "nullable": False},
     "account_id": {"data_type": "text", "nullable": False},
     "table_name": {"data_type": "text", "nullable": False},
     "reason": {"data_type": "text", "nullable": False},
@@ -215,7 +219,7 @@ class ShapedPage:
     """A page of records shaped for loading: the rows that load, and the records set aside."""
 
     table: pa.Table
-    # Rows of the rejected_records table (account_id, table_name, reason, record, rejected_at).
+    # Rows of the rejected_records table (see REJECTED_RECORDS_COLUMNS).
     rejected: list[dict[str, Any]]
 
 
@@ -416,11 +420,14 @@ class TableShape:
                     if problem
                     else f"no {path}: the record cannot be merged"
                 )
+                record = to_json_text(rows[index]) or "null"
+                digest = hashlib.sha256(f"{account_id}\n{self.name}\n{record}".encode())
                 rejected[index] = {
+                    "rejection_id": digest.hexdigest()[:32],
                     "account_id": account_id,
                     "table_name": self.name,
                     "reason": reason,
-                    "record": to_json_text(rows[index]),
+                    "record": record,
                     "rejected_at": rejected_at,
                 }
         return rejected
@@ -462,14 +469,14 @@ class TableShape:
 
 
 def rejected_records_item(rows: list[dict[str, Any]]) -> Any:
-    """``rows`` marked for the ``rejected_records`` table (appended, never merged)."""
+    """``rows`` marked for the ``rejected_records`` table, merged on ``rejection_id``."""
     import dlt
 
     hints = dlt.mark.make_hints(
         table_name=REJECTED_RECORDS,
-        write_disposition="append",
+        write_disposition="merge",
         # Not the resource's merge key: a rejected record may lack it.
-        primary_key=[],
+        primary_key=["rejection_id"],
         columns=REJECTED_RECORDS_COLUMNS,
     )
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)
