@@ -7,24 +7,40 @@ against the full sync's.
 
     .venv/bin/python benchmarks/ingest.py               # 10k and 100k orders
     .venv/bin/python benchmarks/ingest.py --sizes 1000000
+
+With ``--latency-ms`` it measures the network-bound side instead: the sandbox (in its own
+process) answers every API call after that latency, and the run reports the Humanitix backfill
+at bounded concurrency vs one request at a time, and the Eventbrite backfill's calls per token
+against its call budget (time-compressed by ``--eventbrite-speedup`` so it ends in minutes).
+
+    .venv/bin/python benchmarks/ingest.py --latency-ms 150 --sizes 20000
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import requests
 
+from ticketing_pipeline.config import AccountConfig, Platform, SyncConfig
 from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.ingest import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sources.common import AccountSecretAuth
+from ticketing_pipeline.sources.http import PlatformClient
+from ticketing_pipeline.sources.humanitix.source import PAGE_SIZE, HumanitixPaginator, map_in_order
+from ticketing_pipeline.sources.ratelimit import CallBudget, token_fingerprint
 
 
 class RemoteSandbox:
@@ -231,6 +247,238 @@ def run(size: int, keep: bool, sandbox_process: bool) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+class _Wire:
+    """ASGI wrapper in the sandbox process: ``latency`` per API call (``asyncio.sleep``, so
+    concurrent calls overlap as on a network) and each call's arrival time per token (by its
+    fingerprint), read back with ``GET /_bench/arrivals`` (with the number of 429 answers)."""
+
+    def __init__(self, app: Any, latency: float) -> None:
+        self.app = app
+        self.latency = latency
+        self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.too_many = 0
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        if path == "/_bench/arrivals":
+            await self._report(send)
+            return
+        headers = dict(scope["headers"])
+        secret = headers.get(b"x-api-key") or headers.get(b"authorization", b"")[7:]
+        with self.lock:
+            self.arrivals[token_fingerprint(secret.decode())].append(time.monotonic())
+        await asyncio.sleep(self.latency)
+
+        async def counted(message: dict) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 429:
+                with self.lock:
+                    self.too_many += 1
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+    async def _report(self, send: Any) -> None:
+        import orjson
+
+        with self.lock:
+            body = orjson.dumps({"arrivals": self.arrivals, "429": self.too_many})
+            self.arrivals, self.too_many = defaultdict(list), 0
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def serve_with_latency(spec: SandboxSpec, port: int, latency_ms: float) -> None:
+    """The sandbox process of the latency mode (a module-level function: spawn pickles it)."""
+    import uvicorn
+
+    from ticketing_pipeline.sandbox.server import build_app
+
+    app = _Wire(build_app(generate(spec)), latency_ms / 1000)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+class LatencySandbox(RemoteSandbox):
+    def __init__(self, spec: SandboxSpec, dataset, latency_ms: float) -> None:
+        super().__init__(spec, dataset)
+        import multiprocessing
+
+        port = int(self.url.rsplit(":", 1)[1])
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=serve_with_latency, args=(spec, port, latency_ms), daemon=True
+        )
+
+    def arrivals(self) -> dict[str, list[float]]:
+        report = requests.get(f"{self.url}/_bench/arrivals", timeout=30).json()
+        self.too_many = report["429"]
+        return report["arrivals"]
+
+
+def _peak(arrivals: list[float], window: float) -> int:
+    """The most calls inside any sliding window of ``window`` seconds."""
+    arrivals = sorted(arrivals)
+    most, start = 0, 0
+    for end, stamp in enumerate(arrivals):
+        while stamp - arrivals[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def _loaded(data_dir: Path, table: str) -> int:
+    connection = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        return connection.execute(f"select count(*) from raw_humanitix.{table}").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def fetch_humanitix(accounts: list[AccountConfig], workers: int) -> tuple[float, int]:
+    """The backfill's Humanitix calls alone: the same client, paginator and bounded
+    concurrency as the source, pages parsed, nothing shaped or loaded. Returns (s, records)."""
+    started, records = time.perf_counter(), 0
+    for account in accounts:
+        client = PlatformClient(account, AccountSecretAuth(account, "x-api-key"), SyncConfig())
+
+        def pages(path: str, key: str, _client: PlatformClient = client) -> list[list]:
+            params = {"pageSize": PAGE_SIZE}
+            return [
+                list(page)
+                for page in _client.paginate(
+                    path, params=params, paginator=HumanitixPaginator(), data_selector=key
+                )
+            ]
+
+        events = [event for page in pages("/events", "events") for event in page]
+        for entity in ("orders", "tickets"):
+            for fetched in map_in_order(
+                lambda event, entity=entity: pages(f"/events/{event['_id']}/{entity}", entity),
+                events,
+                workers,
+            ):
+                records += sum(len(page) for page in fetched)
+    return time.perf_counter() - started, records
+
+
+def run_latency(
+    size: int,
+    latency_ms: float,
+    concurrency: int,
+    events_per_account: int,
+    calls_per_hour: int,
+    burst: int,
+    speedup: float,
+    keep: bool,
+) -> None:
+    spec = SandboxSpec(seed=7, orders=size, events_per_account=events_per_account)
+    dataset = generate(spec)
+    truth = dataset.truth()
+    hx_orders = sum(t.orders for (p, _), t in truth.items() if p == "humanitix")
+    hx_tickets = sum(t.tickets for (p, _), t in truth.items() if p == "humanitix")
+    work = Path(tempfile.mkdtemp(prefix=f"bench_latency_{size}_"))
+    # The budget time-compressed: the same calls per burst window, `speedup` times faster.
+    budget = CallBudget(int(calls_per_hour * speedup), burst)
+    burst_window = 3600 * burst / budget.calls_per_hour
+    print(
+        f"\n== {size:,} sandbox orders, {events_per_account} events per account, "
+        f"{latency_ms:g} ms per API call, sandbox in its own process =="
+    )
+    with LatencySandbox(spec, dataset, latency_ms) as server:
+        accounts, environment = sandbox_accounts(
+            dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
+        )
+        os.environ.update(environment)
+
+        humanitix = [a for a in accounts if a.platform is Platform.HUMANITIX]
+        timings = {}
+        for workers in (1, concurrency):
+            data_dir = work / f"humanitix_{workers}"
+            config = sandbox_project_config(accounts, data_dir)
+            config = config.model_copy(
+                update={"sync": config.sync.model_copy(update={"humanitix_concurrency": workers})}
+            )
+            server.arrivals()
+            started = time.perf_counter()
+            results = sync_accounts(config, humanitix)
+            seconds = time.perf_counter() - started
+            assert all(r.ok for r in results), [r.error for r in results]
+            calls = sum(len(v) for v in server.arrivals().values())
+            loaded = (_loaded(data_dir, "orders"), _loaded(data_dir, "tickets"))
+            assert loaded == (hx_orders, hx_tickets), (loaded, hx_orders, hx_tickets)
+            timings[workers] = seconds
+            print(
+                f"humanitix backfill, {workers} at a time  {seconds:7.1f} s  {calls:,} API calls  "
+                f"{hx_orders:,} orders  {hx_tickets:,} tickets (all loaded)"
+            )
+        print(
+            f"humanitix speed-up at {concurrency} at a time  "
+            f"{timings[1] / timings[concurrency]:6.2f}x  (target >= 3x)"
+        )
+        fetched = {}
+        for workers in (1, concurrency):
+            server.arrivals()
+            seconds, records = fetch_humanitix(humanitix, workers)
+            calls = sum(len(v) for v in server.arrivals().values())
+            assert records == hx_orders + hx_tickets, (records, hx_orders, hx_tickets)
+            fetched[workers] = seconds
+            print(
+                f"humanitix calls only, {workers} at a time {seconds:7.1f} s  {calls:,} API calls  "
+                f"{records:,} records (no shaping, no load)"
+            )
+        print(
+            f"calls-only speed-up at {concurrency} at a time "
+            f"{fetched[1] / fetched[concurrency]:6.2f}x"
+        )
+
+        eventbrite = [a for a in accounts if a.platform is Platform.EVENTBRITE]
+        config = sandbox_project_config(accounts, work / "eventbrite")
+        config = config.model_copy(
+            update={
+                "sync": config.sync.model_copy(
+                    update={
+                        "eventbrite_calls_per_hour": budget.calls_per_hour,
+                        "eventbrite_burst": burst,
+                    }
+                )
+            }
+        )
+        server.arrivals()
+        started = time.perf_counter()
+        results = sync_accounts(config, eventbrite)
+        seconds = time.perf_counter() - started
+        assert all(r.ok for r in results), [r.error for r in results]
+        arrivals = server.arrivals()
+        print(
+            f"eventbrite backfill                {seconds:7.1f} s  budget {calls_per_hour:,} "
+            f"calls/h per token, burst {burst}, time compressed {speedup:g}x "
+            f"(burst window {burst_window:.1f} s here, {burst_window * speedup:.0f} s real)"
+        )
+        orgs_per_token: dict[str, int] = defaultdict(int)
+        for account in dataset.accounts:
+            if account.platform == "eventbrite":
+                orgs_per_token[token_fingerprint(account.secret)] += 1
+        tenth = 360 / speedup  # a tenth of an hour, compressed
+        for fingerprint, stamps in sorted(arrivals.items()):
+            if fingerprint not in orgs_per_token:
+                continue
+            span = max(stamps) - min(stamps)
+            average = len(stamps) / span * 3600 / speedup if span else float("nan")
+            print(
+                f"  token {fingerprint} ({orgs_per_token[fingerprint]} orgs)  "
+                f"{len(stamps):,} calls in {span:.1f} s: {average:,.0f} calls/h on average; "
+                f"most in any {burst_window * speedup:.0f} s (real): "
+                f"{_peak(stamps, burst_window)} (burst {burst}); most in any 6 min (real): "
+                f"{_peak(stamps, tenth)} = {_peak(stamps, tenth) * 10:,} calls/h "
+                f"(budget {calls_per_hour:,})"
+            )
+        print(f"  429 answers: {server.too_many}")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -240,9 +488,35 @@ def main() -> None:
         action="store_true",
         help="run the sandbox in its own process, as a remote API is (default: a thread)",
     )
+    latency = parser.add_argument_group("latency mode")
+    latency.add_argument(
+        "--latency-ms", type=float, help="add this latency per API call; run the latency mode"
+    )
+    latency.add_argument("--concurrency", type=int, default=4, help="humanitix_concurrency")
+    latency.add_argument("--events-per-account", type=int, default=40)
+    latency.add_argument("--eventbrite-calls-per-hour", type=int, default=2000)
+    latency.add_argument("--eventbrite-burst", type=int, default=20)
+    latency.add_argument(
+        "--eventbrite-speedup",
+        type=float,
+        default=10.0,
+        help="run the Eventbrite budget this many times faster than real time",
+    )
     args = parser.parse_args()
     for size in args.sizes:
-        run(size, args.keep, args.sandbox_process)
+        if args.latency_ms is not None:
+            run_latency(
+                size,
+                args.latency_ms,
+                args.concurrency,
+                args.events_per_account,
+                args.eventbrite_calls_per_hour,
+                args.eventbrite_burst,
+                args.eventbrite_speedup,
+                args.keep,
+            )
+        else:
+            run(size, args.keep, args.sandbox_process)
 
 
 if __name__ == "__main__":

@@ -450,18 +450,28 @@ def accounts_check(
     if as_json:
         print(json.dumps({"healthy": healthy, "accounts": [r.to_dict() for r in results]}))
     else:
+        from rich.markup import escape
+
         for result in results:
             mark = "[green]✓[/green]" if result.healthy else "[red]✗[/red]"
             if not result.enabled:
-                mark = "[dim]-[/dim]"
-            steps = " · ".join(
-                f"{_STEP_MARKS.get(s.status.value, '·')} {s.step}: {s.detail}"
-                for s in result.steps
-                if s.status.value != "skip"
+                mark = "[dim]- (disabled)[/dim]"
+            # One line per account: each step's mark, then the last sync; problems below it.
+            steps = "  ".join(
+                f"{s.step} {_STEP_MARKS.get(s.status.value, '[dim]-[/dim]')}" for s in result.steps
             )
-            console.print(f"{mark} [bold]{result.key}[/bold] ({result.display_name}): {steps}")
-            for fix in result.fixes:
-                console.print(f"    [red]fix:[/red] {fix}")
+            last_sync = result.step("last_sync")
+            ok_sync = last_sync is not None and last_sync.status.value == "ok"
+            tail = f"  last sync {escape(last_sync.detail)}" if ok_sync else ""
+            console.print(
+                f"{mark} [bold]{result.key}[/bold] ({escape(result.display_name)})  {steps}{tail}",
+                highlight=False,
+            )
+            for step in result.steps:
+                if step.status.value in ("warn", "fail"):
+                    console.print(f"    {step.step}: {escape(step.detail)}", highlight=False)
+                    if step.fix and step.status.value == "fail":
+                        console.print(f"      [red]fix:[/red] {escape(step.fix)}", highlight=False)
         if not results:
             console.print("[yellow]No accounts are configured.[/yellow]")
     if not healthy:

@@ -56,24 +56,26 @@ def map_in_order(
 ) -> Iterator[R]:
     """``fetch(item)`` for every item, at most ``workers`` at once, results in the items' order.
 
-    In order, so a run is deterministic; at most ``workers`` results wait beside the one being
-    consumed, so memory stays bounded. The first failure is raised as soon as its turn comes:
-    the fetches still queued are cancelled and ``stop`` is set, for running ones to end early.
+    In order, so a run is deterministic. Fetching runs up to ``2 * workers`` items ahead of the
+    one being consumed, so the network keeps busy while the consumer shapes a large batch, and
+    memory stays bounded by those results. The first failure is raised as soon as its turn
+    comes: the fetches still queued are cancelled and ``stop`` is set, for running ones to end.
     """
     if workers <= 1 or len(items) <= 1:
         for item in items:
             yield fetch(item)
         return
+    ahead = 2 * workers
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humanitix-fetch")
     try:
         remaining = iter(items)
-        running: deque[Future[R]] = deque(
-            executor.submit(fetch, item) for item in islice(remaining, workers)
+        pending: deque[Future[R]] = deque(
+            executor.submit(fetch, item) for item in islice(remaining, ahead)
         )
-        while running:
-            result = running.popleft().result()
-            for item in remaining:  # keep `workers` fetches busy while this one is consumed
-                running.append(executor.submit(fetch, item))
+        while pending:
+            result = pending.popleft().result()
+            for item in remaining:  # keep `ahead` fetches queued while this one is consumed
+                pending.append(executor.submit(fetch, item))
                 break
             yield result
     finally:
