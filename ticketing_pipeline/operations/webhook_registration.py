@@ -80,11 +80,13 @@ class RegistrationPlan:
     def describe(self, dry_run: bool = False) -> str:
         url = mask_endpoint_url(self.wanted_url)
         verb = {
-            Change.UNCHANGED: "is registered",
+            Change.UNCHANGED: "webhook already registered",
             Change.CREATED: "would create" if dry_run else "created",
             Change.UPDATED: "would replace" if dry_run else "replaced",
         }[self.change]
-        text = f"{self.account.key}: {verb} webhook -> {url}"
+        if self.change is not Change.UNCHANGED:
+            verb += " webhook"
+        text = f"{self.account.key}: {verb} -> {url}"
         if self.keep is not None:
             text += f" (id {self.keep.id})"
         elif self.created is not None:
