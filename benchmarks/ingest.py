@@ -9,9 +9,11 @@ against the full sync's.
     .venv/bin/python benchmarks/ingest.py --sizes 1000000
 
 With ``--latency-ms`` it measures the network-bound side instead: the sandbox (in its own
-process) answers every API call after that latency, and the run reports the Humanitix backfill
-at bounded concurrency vs one request at a time, and the Eventbrite backfill's calls per token
-against its call budget (time-compressed by ``--eventbrite-speedup`` so it ends in minutes).
+process) answers every API call after that latency (its ``latency_ms``), and the run reports the
+Humanitix backfill at bounded concurrency vs one request at a time, and the Eventbrite
+backfill's calls per token against the call budget, time-compressed by
+``--eventbrite-speedup`` so it ends in minutes, with the sandbox enforcing the same budget
+(``eventbrite_calls_per_hour``, 429 beyond it).
 
     .venv/bin/python benchmarks/ingest.py --latency-ms 150 --sizes 20000
 """
@@ -19,7 +21,6 @@ against its call budget (time-compressed by ``--eventbrite-speedup`` so it ends 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import tempfile
@@ -248,13 +249,11 @@ def run(size: int, keep: bool, sandbox_process: bool) -> None:
 
 
 class _Wire:
-    """ASGI wrapper in the sandbox process: ``latency`` per API call (``asyncio.sleep``, so
-    concurrent calls overlap as on a network) and each call's arrival time per token (by its
+    """ASGI wrapper in the sandbox process: each call's arrival time per token (by its
     fingerprint), read back with ``GET /_bench/arrivals`` (with the number of 429 answers)."""
 
-    def __init__(self, app: Any, latency: float) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
-        self.latency = latency
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self.too_many = 0
         self.lock = threading.Lock()
@@ -271,7 +270,6 @@ class _Wire:
         secret = headers.get(b"x-api-key") or headers.get(b"authorization", b"")[7:]
         with self.lock:
             self.arrivals[token_fingerprint(secret.decode())].append(time.monotonic())
-        await asyncio.sleep(self.latency)
 
         async def counted(message: dict) -> None:
             if message["type"] == "http.response.start" and message["status"] == 429:
@@ -291,24 +289,24 @@ class _Wire:
         await send({"type": "http.response.body", "body": body})
 
 
-def serve_with_latency(spec: SandboxSpec, port: int, latency_ms: float) -> None:
+def serve_with_latency(spec: SandboxSpec, port: int, settings: dict[str, Any]) -> None:
     """The sandbox process of the latency mode (a module-level function: spawn pickles it)."""
     import uvicorn
 
-    from ticketing_pipeline.sandbox.server import build_app
+    from ticketing_pipeline.sandbox.server import PlatformSettings, build_app
 
-    app = _Wire(build_app(generate(spec)), latency_ms / 1000)
+    app = _Wire(build_app(generate(spec), settings=PlatformSettings.of(**settings)))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 class LatencySandbox(RemoteSandbox):
-    def __init__(self, spec: SandboxSpec, dataset, latency_ms: float) -> None:
+    def __init__(self, spec: SandboxSpec, dataset, settings: dict[str, Any]) -> None:
         super().__init__(spec, dataset)
         import multiprocessing
 
         port = int(self.url.rsplit(":", 1)[1])
         self.process = multiprocessing.get_context("spawn").Process(
-            target=serve_with_latency, args=(spec, port, latency_ms), daemon=True
+            target=serve_with_latency, args=(spec, port, settings), daemon=True
         )
 
     def arrivals(self) -> dict[str, list[float]]:
@@ -386,7 +384,14 @@ def run_latency(
         f"\n== {size:,} sandbox orders, {events_per_account} events per account, "
         f"{latency_ms:g} ms per API call, sandbox in its own process =="
     )
-    with LatencySandbox(spec, dataset, latency_ms) as server:
+    # The sandbox enforces the (compressed) budget too, over a tenth of the compressed hour:
+    # a client that went over it would collect 429s.
+    settings = {
+        "latency_ms": latency_ms,
+        "eventbrite_calls_per_hour": budget.calls_per_hour,
+        "eventbrite_rate_window_seconds": 360 / speedup,
+    }
+    with LatencySandbox(spec, dataset, settings) as server:
         accounts, environment = sandbox_accounts(
             dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
         )
@@ -474,7 +479,7 @@ def run_latency(
                 f"{_peak(stamps, tenth)} = {_peak(stamps, tenth) * 10:,} calls/h "
                 f"(budget {calls_per_hour:,})"
             )
-        print(f"  429 answers: {server.too_many}")
+        print(f"  429 answers from the sandbox's budget: {server.too_many}")
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,15 +1,15 @@
-"""Real syncs from the sandbox behind a network-like wrapper: latency per call, and a record of
-every call (when, which token, how many at once).
+"""Real syncs from the sandbox with its latency per call and Eventbrite budget per token, behind
+a wrapper that records every call (when, which token, how many at once).
 
 - Humanitix: per-event orders/tickets pages are fetched several events at once, never more than
   ``humanitix_concurrency``; the warehouse holds exactly what one-at-a-time paging gets.
 - Eventbrite: the organizations behind one token share one call budget; what reached the API
-  per token never exceeds it in any window, and every call went through the limiter.
+  per token never exceeds it in any window, the sandbox's own budget never answered 429, and
+  every call went through the limiter.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 import time
@@ -28,7 +28,8 @@ from ticketing_pipeline.config import Platform, ProjectConfig
 from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.ingest import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
-from ticketing_pipeline.sandbox.server import build_app
+from ticketing_pipeline.sandbox.server import PlatformSettings, build_app
+from ticketing_pipeline.sandbox.stats import RequestStats
 from ticketing_pipeline.sources.ratelimit import CallBudget, shared_limiter
 
 PER_EVENT = re.compile(r"^/humanitix/v1/events/[^/]+/(orders|tickets)$")
@@ -36,10 +37,9 @@ PER_EVENT = re.compile(r"^/humanitix/v1/events/[^/]+/(orders|tickets)$")
 
 @dataclass
 class Wire:
-    """ASGI wrapper: sleeps ``latency`` per API call (without blocking the loop) and records."""
+    """ASGI wrapper: records each API call's arrival, query, status and the calls in flight."""
 
     app: Any
-    latency: float
     in_flight: int = 0
     most_in_flight: int = 0
     arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -67,7 +67,6 @@ class Wire:
             await send(message)
 
         try:
-            await asyncio.sleep(self.latency)
             await self.app(scope, receive, record)
         finally:
             if per_event:
@@ -107,7 +106,7 @@ def test_humanitix_pages_events_concurrently_and_loads_the_same(
     expected = humanitix_facts(truth_facts(SimpleNamespace(dataset=dataset)))
     runs = {}
     for concurrency in (1, 4):
-        wire = Wire(build_app(dataset), latency=0.02)
+        wire = Wire(build_app(dataset, settings=PlatformSettings.of(latency_ms=20)))
         with serve_in_thread(wire) as url:
             config = configure(
                 url,
@@ -147,7 +146,13 @@ def test_eventbrite_orgs_of_one_token_stay_within_its_budget(
     # 2,000 calls per hour sped up 36 times: 20 calls per second, at most 10 at once.
     budget = {"eventbrite_calls_per_hour": 72_000, "eventbrite_burst": 10}
     window = 3600 * budget["eventbrite_burst"] / budget["eventbrite_calls_per_hour"]
-    wire = Wire(build_app(dataset), latency=0.0)
+    # The sandbox enforces the same budget per token, over 5 s windows: 100 calls in any 5 s.
+    settings = PlatformSettings.of(
+        eventbrite_calls_per_hour=budget["eventbrite_calls_per_hour"],
+        eventbrite_rate_window_seconds=5,
+    )
+    stats = RequestStats()
+    wire = Wire(build_app(dataset, stats=stats, settings=settings))
     with serve_in_thread(wire) as url:
         config = configure(url, dataset, tmp_path, monkeypatch, **budget)
         eventbrite = config.enabled_accounts(Platform.EVENTBRITE)
@@ -172,3 +177,4 @@ def test_eventbrite_orgs_of_one_token_stay_within_its_budget(
         )
         assert most <= budget["eventbrite_burst"]
     assert 429 not in wire.statuses
+    assert stats.rate_limited("eventbrite") == 0
