@@ -313,23 +313,24 @@ def judge_coverage(
     )
 
 
-def changed_order_ids(
+def changed_orders(
     warehouse: Warehouse,
     platform: Platform,
     since: datetime,
     until: datetime,
     schema: str = STAGING,
-) -> dict[str, set[str]]:
+) -> dict[str, dict[str, datetime]]:
+    """Per account, the orders whose last change is in [since, until), with that time."""
     rows = _rows(
         warehouse,
-        f"select account_id, order_id from {schema}.stg_{platform.value}__orders "
+        f"select account_id, order_id, updated_at from {schema}.stg_{platform.value}__orders "
         "where updated_at >= :since and updated_at < :until",
         since=since,
         until=until,
     )
-    out: dict[str, set[str]] = {}
-    for account_id, order_id in rows:
-        out.setdefault(account_id, set()).add(str(order_id))
+    out: dict[str, dict[str, datetime]] = {}
+    for account_id, order_id, updated_at in rows:
+        out.setdefault(account_id, {})[str(order_id)] = _utc(updated_at)
     return out
 
 
@@ -340,13 +341,20 @@ def coverage_verdicts(
     since: datetime,
     until: datetime,
     received_since: datetime | None = None,
+    from_first_delivery: bool = False,
     list_webhooks: bool = True,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_changes: int = DEFAULT_MIN_CHANGES,
 ) -> list[CoverageVerdict]:
     """Coverage of the order changes made in [since, until) by deliveries received since
     ``received_since`` (default: ``since``; a separate argument because a sandbox's clock is not
-    the wall clock the receiver stamps deliveries with)."""
+    the wall clock the receiver stamps deliveries with).
+
+    ``from_first_delivery``: for an account that has deliveries, judge only the changes made
+    after its oldest delivery still in the landing area, so that the changes made before its
+    webhook existed (a newly registered one) do not count as missed. Needs the platform's and
+    the receiver's clocks to agree, which real ones do and a sandbox's does not.
+    """
     from ticketing_pipeline.config import ConfigError
     from ticketing_pipeline.operations.accounts_check import Status, check_webhook
     from ticketing_pipeline.operations.landing_scan import scan_landing
@@ -363,9 +371,13 @@ def coverage_verdicts(
         mine = [a for a in with_webhooks if a.platform is platform]
         if not mine:
             continue
-        changed = changed_order_ids(warehouse, platform, since, until)
+        changed = changed_orders(warehouse, platform, since, until)
         for account in mine:
             seen = landing.for_account(account.key)
+            account_changes = changed.get(account.account_id, {})
+            if from_first_delivery and seen.received:
+                first = min(seen.received)
+                account_changes = {o: at for o, at in account_changes.items() if at >= first}
             try:
                 account.webhook_secret()
                 secret_set = True
@@ -379,7 +391,7 @@ def coverage_verdicts(
             verdicts.append(
                 judge_coverage(
                     account.key,
-                    changed.get(account.account_id, set()),
+                    set(account_changes),
                     delivered,
                     deliveries_for_account=seen.received_since(received_since),
                     deliveries_any_account_recent=any_recent,
@@ -469,6 +481,7 @@ def _coverage_check(asset, platform, accounts, config, warehouse, pool, clock):
             accounts,
             since=now - DEFAULT_COVERAGE_WINDOW,
             until=now - DEFAULT_COVERAGE_GRACE,
+            from_first_delivery=True,
         )
         failed = [v for v in verdicts if v.failed]
         return dg.AssetCheckResult(
