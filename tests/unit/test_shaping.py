@@ -179,10 +179,15 @@ def test_totals_v2_is_typed_and_only_its_nonzero_unread_leaves_stay_in_extra() -
     # A non-zero leaf no column reads is drift: it stays visible, as one dotted key.
     ticket["totalsV2"]["fees"]["rebate"]["totalFee"]["total"]["afterTax"] = Decimal("0.40")
     ticket["totalsV2"]["newFigure"] = Decimal("2")
+    # Non-numbers in an otherwise zero subtree are not zeros either.
+    ticket["totalsV2"]["credit"]["codes"] = [0, "GIFT"]
+    ticket["totalsV2"]["customSalesTax"]["applies"] = False
     extra = orjson.loads(hx.TICKETS.to_arrow([ticket], "acc").to_pylist()[0]["extra_fields"])
     assert {k: v for k, v in extra.items() if k.startswith("totalsV2")} == {
         "totalsV2.fees.rebate.totalFee.total.afterTax": "0.40",
         "totalsV2.newFigure": "2",
+        "totalsV2.credit.codes": [0, "GIFT"],
+        "totalsV2.customSalesTax.applies": False,
     }
 
 

@@ -194,9 +194,12 @@ def _all_zero(node: Any) -> bool:
     visits the leaves one by one, so a false "not zero" costs time, never a value.
     """
     text = orjson.dumps(node, default=_json_default)
-    if b'":"' in text or b'["' in text or b"true" in text or b"false" in text:
-        return False
-    return not text.translate(None, _NOT_NONZERO_DIGITS)
+    if text.translate(None, _NOT_NONZERO_DIGITS):
+        return False  # a non-zero digit (or a digit in a key)
+    # Quotes beyond those of the keys belong to text values (Decimals are dumped as text).
+    return (
+        text.count(b'"') == 2 * text.count(b'":') and b"true" not in text and b"false" not in text
+    )
 
 
 INVALID_FIELDS = "invalid_fields"
@@ -317,16 +320,18 @@ class TableShape:
             self._sparse_extra(node, prefix, extra)
         return to_json_text(extra) if extra else None
 
-    def _sparse_extra(self, node: Any, path: tuple[str, ...], extra: dict[str, Any]) -> None:
+    def _sparse_extra(
+        self, node: Any, path: tuple[str, ...], extra: dict[str, Any], root: bool = True
+    ) -> None:
         if path in self._read_paths:
             return
         if isinstance(node, dict) and node:
             # Whole subtrees of zeros (most of totalsV2) are skipped in one C-speed test
-            # instead of visiting each of their leaves.
-            if _all_zero(node):
+            # instead of visiting each of their leaves; the root itself rarely is all zero.
+            if not root and _all_zero(node):
                 return
             for key, value in node.items():
-                self._sparse_extra(value, (*path, key), extra)
+                self._sparse_extra(value, (*path, key), extra, root=False)
         elif not _is_zero(node):
             extra[".".join(path)] = node
 
