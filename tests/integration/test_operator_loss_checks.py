@@ -20,6 +20,7 @@ from ticketing_pipeline.defs.loss_checks import (
     silence_verdicts,
 )
 from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.operations.accounts_check import Status, check_accounts
 from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.operations.platform_calls import (
     delete_webhook,
@@ -49,16 +50,22 @@ def parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+@pytest.mark.parametrize("warehouse_kind", ["duckdb", "postgres"])
 def test_orders_that_stop_fail_the_check_and_selling_accounts_pass(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, request, warehouse_kind: str
 ) -> None:
+    url = request.getfixturevalue("postgres_url") if warehouse_kind == "postgres" else None
     with SandboxServer(SPEC) as sandbox:
-        config = config_for(sandbox, tmp_path, monkeypatch, skip_events_ended_days=None)
+        config = config_for(sandbox, tmp_path, monkeypatch, url, skip_events_ended_days=None)
         assert all(r.ok for r in sync_accounts(config))
         # Both Humanitix accounts keep selling: new orders now, synced.
         sandbox.dataset.mutate(fraction=0.02, seed=1)
         assert all(r.ok for r in sync_accounts(config))
         now = sandbox_now(sandbox) + timedelta(minutes=30)
+        # The sync log of this warehouse (DuckDB or PostgreSQL) feeds `accounts check`.
+        health = check_accounts(config)
+        assert all(h.step("last_sync").status is Status.OK for h in health)
+        assert all(h.step("api").status is Status.OK for h in health)
     staging_views(config)
     warehouse = resolve_warehouse(config)
     accounts = config.enabled_accounts()
