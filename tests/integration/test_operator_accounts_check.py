@@ -121,6 +121,11 @@ def test_healthy_accounts_then_each_way_of_breaking_them(world, monkeypatch) -> 
     eb_health = by_key(check_accounts(config, [eb]))[eb.key]
     assert status(eb_health, "webhook") is Status.FAIL
     assert eb_health.fixes == [f"export {eb.webhook_secret_env}"]
+    # Too weak a secret: the receiver would refuse to start; said before it is deployed.
+    monkeypatch.setenv(eb.webhook_secret_env, "short")
+    eb_health = by_key(check_accounts(config, [eb]))[eb.key]
+    assert status(eb_health, "webhook") is Status.FAIL
+    assert "refuses this webhook secret" in eb_health.step("webhook").detail
     monkeypatch.setenv(eb.webhook_secret_env, token)
     assert by_key(check_accounts(config, [eb]))[eb.key].healthy
 

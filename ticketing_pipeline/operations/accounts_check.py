@@ -135,7 +135,11 @@ def check_api(config: ProjectConfig, account: AccountConfig) -> StepResult:
 
 
 def _configured_tokens(account: AccountConfig) -> set[str]:
-    return set(account.webhook_secret().get_secret_value().replace(",", " ").split())
+    """The URL tokens the receiver accepts; raises ``ConfigError`` as the receiver would."""
+    from ticketing_pipeline.webhooks.auth import account_auth, split_secrets
+
+    account_auth(account)  # the receiver's own rules: refuses to start on a weak secret
+    return set(split_secrets(account.webhook_secret().get_secret_value()))
 
 
 def judge_eventbrite_webhooks(
@@ -211,6 +215,13 @@ def check_webhook(config: ProjectConfig, account: AccountConfig, api_ok: bool) -
             Status.FAIL,
             "the webhook secret is not set: the receiver refuses to start, deliveries are lost",
             f"export {error.variable}",
+        )
+    except ConfigError as error:
+        return StepResult(
+            "webhook",
+            Status.FAIL,
+            f"the receiver refuses this webhook secret: {error}",
+            f"put a valid secret in {account.webhook_secret_env}",
         )
     if account.platform is not Platform.EVENTBRITE:
         return StepResult("webhook", Status.OK, f"relay secret {account.webhook_secret_env} is set")

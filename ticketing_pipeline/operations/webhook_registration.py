@@ -104,7 +104,10 @@ def wanted_endpoint_url(config: ProjectConfig, account: AccountConfig) -> str:
             "no [webhooks] public_url is configured: set it to the receiver's public base URL "
             '(e.g. public_url = "https://hooks.example.com") in ticketing.toml'
         )
-    tokens = account.webhook_secret().get_secret_value().replace(",", " ").split()
+    from ticketing_pipeline.webhooks.auth import account_auth, split_secrets
+
+    account_auth(account)  # never register a token the receiver would refuse
+    tokens = split_secrets(account.webhook_secret().get_secret_value())
     return f"{config.webhooks.public_url}{RECEIVER_ROUTE}/{account.account_id}/{tokens[0]}"
 
 
