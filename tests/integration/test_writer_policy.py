@@ -248,11 +248,13 @@ def test_dbt_build_waits_for_the_reader_then_fails_past_the_bound(
             result = job.execute_in_process(instance=instance, raise_on_error=False)
             waited = time.monotonic() - started
         assert waited > 1
-    # The build ran once the reader let go: no lock error, every mart built. (Whether the
-    # data tests pass is the marts' tests' business, not the lock policy's.)
-    assert not [e for e in step_errors(result) if "lock" in e[1].lower()], step_errors(result)
+    # The build ran once the reader let go: no lock error, the models built. (Whether the
+    # data tests pass is the marts' tests' business, not the lock policy's: a failing one
+    # makes dbt skip the models downstream of it.)
+    errors = step_errors(result)
+    assert all("Failure in test" in message for _, message in errors), errors
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert {"ticket_sales", "session_complete", "ticket_reconciliation"} <= materialized
+    assert {"stg_humanitix__orders", "int_order_lines", "ticket_sales"} <= materialized
     [(sales,)] = rows(warehouse, "select count(distinct order_id) from marts.ticket_sales")
     assert sales > 0
 
