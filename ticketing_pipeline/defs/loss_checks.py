@@ -48,6 +48,8 @@ DEFAULT_COVERAGE_WINDOW = timedelta(hours=24)
 DEFAULT_COVERAGE_GRACE = timedelta(minutes=10)
 DEFAULT_MIN_COVERAGE = 0.5
 DEFAULT_MIN_CHANGES = 5
+# How far before the coverage window the landing area is read (see coverage_verdicts).
+LANDING_LOOKBACK = timedelta(days=7)
 MAX_LISTED = 10
 HOUR = 3600.0
 
@@ -364,7 +366,11 @@ def coverage_verdicts(
     if not with_webhooks:
         return []
     received_since = received_since or since
-    landing = scan_landing(LandingArea.for_data_dir(config.data_dir))
+    # Older deliveries only matter to tell whether an account delivered before ``since``.
+    landing = scan_landing(
+        LandingArea.for_data_dir(config.data_dir),
+        received_after=min(received_since, since) - LANDING_LOOKBACK,
+    )
     any_recent = sum(s.received_since(received_since) for s in landing.accounts.values())
     verdicts = []
     for platform in Platform:

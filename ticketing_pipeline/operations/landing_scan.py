@@ -78,18 +78,24 @@ def scan_landing(
     max_files: int = DEFAULT_MAX_FILES,
     folders: tuple[str, ...] = (INCOMING, PROCESSED, FAILED, DEAD_LETTER),
     stop_when_seen: bool = False,
+    received_after: datetime | None = None,
 ) -> LandingSummary:
     """Summarise the landing area per account, newest deliveries first.
 
     ``stop_when_seen``: stop reading as soon as every account of ``keys`` has its last delivery
     (enough for "when did it last deliver"; counts and order ids are then partial).
+    ``received_after``: read only deliveries received after this time (the files' mtimes say
+    so without opening them).
     """
     wanted = set(keys) if keys is not None else None
     files = [(file, folder) for folder in folders for file in landing.list_folder(folder)]
     files.sort(key=lambda item: item[0].received_ns, reverse=True)
     accounts: dict[str, AccountDeliveries] = {}
     read = 0
+    after_ns = int(received_after.timestamp() * 1e9) if received_after else None
     for file, folder in files:
+        if after_ns is not None and file.received_ns < after_ns:
+            return LandingSummary(accounts, read, truncated=True)
         if read >= max_files:
             return LandingSummary(accounts, read, truncated=True)
         try:

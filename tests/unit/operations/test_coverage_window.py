@@ -11,6 +11,7 @@ import pytest
 
 from ticketing_pipeline.config import AccountConfig, ProjectConfig, WarehouseConfig
 from ticketing_pipeline.defs.loss_checks import coverage_verdicts
+from ticketing_pipeline.operations.landing_scan import scan_landing
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import (
     INCOMING,
@@ -104,3 +105,7 @@ def test_changes_before_the_first_delivery_are_not_counted_as_missed(config) -> 
     since_first = verdict(True)
     assert (since_first.changed, since_first.covered) == (4, 4)
     assert not since_first.failed
+    # Reading can stop at a receipt time without opening older files.
+    recent = scan_landing(area, received_after=first_delivery + timedelta(minutes=1))
+    assert recent.files_read == 4 and recent.truncated
+    assert set(recent.for_account(f"eventbrite-{ORG}").order_ids) == set(after)
