@@ -7,9 +7,11 @@ are the ones production builds.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ticketing_pipeline import dbt_cli
@@ -63,8 +65,19 @@ def build_sandbox_warehouse(
     failures = [f"{r.account.key}: {r.error}" for r in results if not r.ok]
     if failures:
         raise BuildError(f"sandbox sync failed: {failures}")
-    run_dbt(config, ["run"], data_dir / "dbt_target")
+    run_dbt(config, ["run", "--vars", forecast_vars(server)], data_dir / "dbt_target")
     return config
+
+
+def sandbox_now(server: SandboxServer) -> datetime:
+    """The sandbox clock (its data's "now": the anchor, or the latest mutation)."""
+    return datetime.fromtimestamp(server.dataset.now_ms / 1000, UTC)
+
+
+def forecast_vars(server: SandboxServer) -> str:
+    """dbt ``--vars`` making the sell-out forecast as of the sandbox clock: its data has no
+    sales after it, so a forecast as of the wall clock would find every session ended."""
+    return json.dumps({"forecast_as_of": sandbox_now(server).isoformat()})
 
 
 def run_dbt(config: ProjectConfig, args: list[str], target_path: Path) -> str:

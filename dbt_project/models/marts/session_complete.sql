@@ -14,6 +14,12 @@ sales as (
 
 ),
 
+forecast as (
+
+    select * from {{ ref('int_session_forecast') }}
+
+),
+
 session_sales as (
 
     -- Pending orders are not sales yet; refunded/cancelled admissions are not sold tickets.
@@ -41,7 +47,10 @@ joined as (
         coalesce(session_sales.gross_sales, 0) as gross_sales,
         coalesce(session_sales.net_sales, 0) as net_sales,
         session_sales.last_order_at,
-        session_sales.sales_updated_at
+        session_sales.sales_updated_at,
+        forecast.sales_rate_per_day,
+        forecast.projected_sell_out_at,
+        forecast.forecast_status
     from sessions
     -- Sales in another currency than the session's are caught by a test, never added here.
     left join session_sales
@@ -49,6 +58,10 @@ joined as (
         and sessions.account_id = session_sales.account_id
         and sessions.session_id = session_sales.session_id
         and sessions.currency = session_sales.currency
+    left join forecast
+        on sessions.platform = forecast.platform
+        and sessions.account_id = forecast.account_id
+        and sessions.session_id = forecast.session_id
 
 ),
 
@@ -100,7 +113,12 @@ final as (
 
         ----------  timestamps
         cast(last_order_at as {{ timestamp_tz_type() }}) as last_order_at,
-        cast(greatest(updated_at, sales_updated_at) as {{ timestamp_tz_type() }}) as updated_at
+        cast(greatest(updated_at, sales_updated_at) as {{ timestamp_tz_type() }}) as updated_at,
+
+        ----------  sell-out forecast (int_session_forecast)
+        cast(coalesce(sales_rate_per_day, 0) as numeric(18,4)) as sales_rate_per_day,
+        cast(projected_sell_out_at as {{ timestamp_tz_type() }}) as projected_sell_out_at,
+        cast(forecast_status as {{ text_type() }}) as forecast_status
 
     from joined
 
