@@ -91,6 +91,10 @@ def sync_matrix(root: Path, orders: int) -> list[Outcome]:
         eventbrite_second_token_orgs=0,
     )
     api_faults: dict[str, Callable[[SandboxServer], None]] = {
+        "429 burst (Retry-After 1 s)": lambda s: s.faults.add(
+            kind="status", status=429, retry_after=1, count=2
+        ),
+        # More 429s in a row than dlt's attempts: the sync fails loudly, the next one recovers.
         "429 storm (Retry-After)": lambda s: s.faults.add(
             kind="status", status=429, retry_after=0.2, count=25
         ),

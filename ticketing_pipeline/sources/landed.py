@@ -7,7 +7,6 @@
 - Relay deliveries carry the platform's own record (Humanitix has no webhooks; relays poll it).
   A record older than the stored row (an out-of-order delivery) never overwrites it.
 - Rows merge on the same keys as the API sync's, so a sale seen by both paths is one row.
-
 - An Eventbrite order or attendee also re-fetches its event's ticket classes (once per event per
   batch), so the platform's ``quantity_sold`` that reconciliation compares with stays current.
   Repeated hints for the same ``api_url`` in one batch are fetched once.
