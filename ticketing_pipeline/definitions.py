@@ -11,7 +11,7 @@ from dagster_dlt import DagsterDltResource
 
 from ticketing_pipeline.config import ProjectConfig, load_config
 from ticketing_pipeline.defs.ingest import WAREHOUSE_WRITER_POOL, build_ingest_defs
-from ticketing_pipeline.defs.loss_checks import build_loss_checks
+from ticketing_pipeline.defs.loss_checks import build_loss_defs
 from ticketing_pipeline.defs.transform import build_transform_defs
 from ticketing_pipeline.defs.webhooks import build_webhook_defs
 from ticketing_pipeline.warehouse import resolve_warehouse
@@ -23,10 +23,8 @@ def build_definitions(config: ProjectConfig) -> dg.Definitions:
         build_ingest_defs(config, warehouse),
         build_webhook_defs(config, warehouse),
         build_transform_defs(config, warehouse),
-        # Silent-loss checks (orders stop, webhooks stop covering); they read the warehouse.
-        dg.Definitions(
-            asset_checks=build_loss_checks(config, warehouse, pool=WAREHOUSE_WRITER_POOL)
-        ),
+        # Silent-loss checks (orders stop, webhooks stop covering), on their own schedule.
+        build_loss_defs(config, warehouse, pool=WAREHOUSE_WRITER_POOL),
         dg.Definitions(resources={"dlt": DagsterDltResource()}),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -15,7 +16,9 @@ from ticketing_pipeline.config import Platform, ProjectConfig
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.defs.loss_checks import (
     DEFAULT_THRESHOLD,
-    build_loss_checks,
+    LOSS_CHECKS_JOB,
+    STAGING,
+    build_loss_defs,
     coverage_verdicts,
     silence_verdicts,
 )
@@ -98,14 +101,22 @@ def test_orders_that_stop_fail_the_check_and_selling_accounts_pass(
     assert verdict.rate_per_hour > 0 and verdict.silent_on_sale_hours >= 24 * 4 - 1
     assert not after[selling.key].failed and after[selling.key].probability > 0.01
 
-    # The same decision as the Dagster asset check on the staging orders, naming the account
-    # and the events on sale.
-    [orders_check] = [
-        c
-        for c in build_loss_checks(config, warehouse, clock=lambda: now)
-        if "orders_keep_arriving_humanitix" in {k.name for k in c.check_keys}
+    # The same decision through Dagster: the loss-check job runs the checks on the staging
+    # orders; the Humanitix one fails, naming the account and the events on sale.
+    staging_orders = [
+        dg.AssetSpec([STAGING, f"stg_{platform.value}__orders"]) for platform in Platform
     ]
-    evaluation = orders_check()  # a check definition runs directly, as Dagster would run it
+    defs = dg.Definitions.merge(
+        build_loss_defs(config, warehouse, clock=lambda: now),
+        dg.Definitions(assets=staging_orders),
+    )
+    with dg.instance_for_test() as instance:
+        run = defs.resolve_job_def(LOSS_CHECKS_JOB).execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    evaluations = {e.check_name: e for e in run.get_asset_check_evaluations()}
+    assert evaluations["orders_keep_arriving_eventbrite"].passed
+    evaluation = evaluations["orders_keep_arriving_humanitix"]
     assert not evaluation.passed
     assert stopped.key in evaluation.description
     assert selling.key not in evaluation.description
@@ -119,6 +130,9 @@ def test_definitions_register_the_loss_checks(tmp_path: Path, monkeypatch) -> No
     keys = {key.name for key in repository.asset_graph.asset_check_keys}
     assert {"orders_keep_arriving_humanitix", "orders_keep_arriving_eventbrite"} <= keys
     assert {"webhook_coverage_humanitix", "webhook_coverage_eventbrite"} <= keys
+    # They run on their own schedule: silence is when nothing new gets materialized.
+    assert repository.get_job(LOSS_CHECKS_JOB) is not None
+    assert repository.get_schedule_def("silent_loss_checks_schedule").job_name == LOSS_CHECKS_JOB
 
 
 @pytest.fixture

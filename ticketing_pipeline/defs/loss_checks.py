@@ -501,3 +501,29 @@ def _coverage_check(asset, platform, accounts, config, warehouse, pool, clock):
         )
 
     return webhook_coverage
+
+
+LOSS_CHECKS_JOB = "silent_loss_checks_job"
+# Silence is exactly when nothing new is materialized, so the checks cannot wait for a
+# materialization of the orders: they run on their own schedule.
+LOSS_CHECKS_CRON = "*/30 * * * *"
+
+
+def build_loss_defs(
+    config: ProjectConfig,
+    warehouse: Warehouse,
+    pool: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dg.Definitions:
+    """The loss checks, a job that runs only them, and its schedule (every 30 minutes)."""
+    checks = build_loss_checks(config, warehouse, pool=pool, clock=clock)
+    if not checks:
+        return dg.Definitions()
+    job = dg.define_asset_job(LOSS_CHECKS_JOB, selection=dg.AssetSelection.checks(*checks))
+    schedule = dg.ScheduleDefinition(
+        name="silent_loss_checks_schedule",
+        job=job,
+        cron_schedule=LOSS_CHECKS_CRON,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions(asset_checks=checks, jobs=[job], schedules=[schedule])
