@@ -26,6 +26,7 @@ from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD, DbtCommandError, run_db
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.defs.transform import FULL_BUILD_JOB
 from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.sources.http import parse_json_exact
@@ -270,3 +271,9 @@ def test_dbt_build_waits_for_the_reader_then_fails_past_the_bound(
         with pytest.raises(DbtCommandError) as raised:
             run_dbt(config, PRODUCTION_BUILD, tmp_path / "dbt_cli_target")
         assert_names_holder(raised.value, warehouse.duckdb_path, reader)
+        # And so does `ticketing build`'s streaming runner.
+        built = build_marts(config, target_path=tmp_path / "build_target")
+        assert built.returncode != 0 and not built.nodes
+        [error] = built.errors
+        assert error.startswith("WarehouseLockedError: ")
+        assert_names_holder(error, warehouse.duckdb_path, reader)

@@ -21,7 +21,7 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD
 from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
 from ticketing_pipeline.defs.transform import dbt_env, dbt_executable
-from ticketing_pipeline.warehouse import resolve_warehouse
+from ticketing_pipeline.warehouse import WarehouseLockedError, is_lock_conflict, resolve_warehouse
 
 # dbt's run_result statuses that mean the node did not do its job.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -167,20 +167,29 @@ def build_marts(
     """Run ``dbt <args>`` (default: the production build) and report each node as it ends."""
     target_path = target_path or config.data_dir / "dbt_target"
     target_path.mkdir(parents=True, exist_ok=True)
-    environment = {
-        **dbt_subprocess_env(resolve_warehouse(config), threads=threads),
-        **dbt_env(config),
-    }
-    with subprocess.Popen(
-        dbt_command(args or PRODUCTION_BUILD, target_path),
-        cwd=DBT_PROJECT_DIR,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    ) as process:
-        assert process.stdout is not None
-        result = collect(process.stdout, on_node)
-    result.returncode = process.returncode
-    return result
+    warehouse = resolve_warehouse(config)
+    environment = {**dbt_subprocess_env(warehouse, threads=threads), **dbt_env(config)}
+    # The warehouse's lock policy: a DuckDB file held by another process fails dbt before any
+    # node runs; such a build is started again within the bounded wait, then reported as such.
+    wait = warehouse.lock_wait()
+    while True:
+        with subprocess.Popen(
+            dbt_command(args or PRODUCTION_BUILD, target_path),
+            cwd=DBT_PROJECT_DIR,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as process:
+            assert process.stdout is not None
+            result = collect(process.stdout, on_node)
+        result.returncode = process.returncode
+        held = "\n".join(e for e in result.errors if is_lock_conflict(Exception(e)))
+        if result.returncode == 0 or result.nodes or not held:
+            return result
+        try:
+            wait.pause_or_give_up(held)
+        except WarehouseLockedError as error:
+            result.errors = [f"WarehouseLockedError: {error}"]
+            return result
