@@ -213,12 +213,45 @@ class WebhooksConfig(BaseModel):
         return value.rstrip("/") if value else value
 
 
+class AlertsConfig(BaseModel):
+    """Where failures are sent (``ticketing_pipeline/alerts.py``): a Slack-compatible incoming
+    webhook and/or email. The webhook URL is a secret, so only the name of the environment
+    variable holding it lives here; the SMTP password likewise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slack_webhook_url_env: str | None = None
+    email_to: tuple[str, ...] = ()
+    email_from: str = "ticketing-pipeline@localhost"
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username_env: str | None = None
+    smtp_password_env: str | None = None
+    # An enabled account without a successful sync for this long is reported stale.
+    stale_after_hours: float = Field(default=6.0, gt=0)
+
+    @field_validator("slack_webhook_url_env", "smtp_username_env", "smtp_password_env")
+    @classmethod
+    def _valid_env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(f"'{value}' is not an environment variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _email_needs_smtp(self) -> AlertsConfig:
+        if self.email_to and not self.smtp_host:
+            raise ValueError("email_to needs smtp_host")
+        return self
+
+
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     warehouse: WarehouseConfig = WarehouseConfig()
     sync: SyncConfig = SyncConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    alerts: AlertsConfig = AlertsConfig()
     accounts: list[AccountConfig] = []
     data_dir: Path = Path("data")
 
