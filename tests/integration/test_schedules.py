@@ -20,6 +20,7 @@ import pytest
 from tests.integration.ingest_helpers import config_for, rows
 from tests.integration.test_webhook_load import land
 from ticketing_pipeline.definitions import build_definitions
+from ticketing_pipeline.defs.loss_checks import LOSS_CHECKS_JOB
 from ticketing_pipeline.defs.transform import AUTOMATION_SENSOR, FULL_BUILD_JOB, mart_key
 from ticketing_pipeline.defs.webhooks import PROCESSED_RETENTION_DAYS
 from ticketing_pipeline.sandbox.generator import SandboxSpec
@@ -37,6 +38,7 @@ SCHEDULES = {
     "eventbrite_daily_lookback_sync",
     "dbt_daily_full_build",
     "prune_landing_daily",
+    "silent_loss_checks_schedule",
 }
 SENSORS = {"landed_webhooks_sensor", AUTOMATION_SENSOR}
 TICK = datetime(2026, 12, 2, 3, 30, tzinfo=UTC)
@@ -166,6 +168,18 @@ def test_every_schedule_and_sensor_ticks_and_its_runs_load(
         assert mart_key("ticket_sales") in materialized
         [(orders,)] = rows(warehouse, "select count(distinct order_id) from marts.ticket_sales")
         assert orders > 0
+
+        # The silent-loss checks run in their own job on the built staging models (the
+        # sandbox's events ended long before the wall clock: nothing on sale, so they pass).
+        [loss] = requested["silent_loss_checks_schedule"]
+        result = repository.get_job(LOSS_CHECKS_JOB).execute_in_process(
+            run_config=loss.run_config, instance=instance
+        )
+        evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert evaluations == {
+            "orders_keep_arriving_humanitix": True,
+            "orders_keep_arriving_eventbrite": True,
+        }
 
         # From then on, a new load makes the automation sensor rebuild the marts themselves.
         settled = dg.evaluate_automation_conditions(
