@@ -107,12 +107,18 @@ def _session(row: dict[str, Any]) -> Session:
     return Session(**values, search_text=text.lower())
 
 
-def read_snapshot(warehouse: Warehouse, version: int | None = None) -> Snapshot:
-    """Copy the published sessions that have not ended from the mart (one short read)."""
+def read_snapshot(
+    warehouse: Warehouse, version: int | None = None, ended_since: datetime | None = None
+) -> Snapshot:
+    """Copy the published sessions that have not ended from the mart (one short read).
+
+    ``ended_since`` widens the copy to sessions that ended after it (a backfilled calendar, or a
+    data set anchored in the past); by default sessions that ended ``KEEP_ENDED_FOR`` ago go.
+    """
     table = sa.table(
         relation_name(version), *(sa.column(c) for c in FEED_COLUMNS), schema=MARTS_SCHEMA
     )
-    since = datetime.now(UTC) - KEEP_ENDED_FOR
+    since = ended_since or datetime.now(UTC) - KEEP_ENDED_FOR
     query = (
         sa.select(*(table.c[c] for c in FEED_COLUMNS))
         .where(table.c.is_published.is_(True))

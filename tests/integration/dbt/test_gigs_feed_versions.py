@@ -3,6 +3,7 @@ serving the Gigs feed: the procedure of docs/gigs-feed.md, run with dbt on a bui
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from ticketing_pipeline.gigs.contract import contract_problems
 from ticketing_pipeline.gigs.snapshot import read_snapshot
 
 pytestmark = pytest.mark.xdist_group("dbt_duckdb")
+
+EVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def version_the_mart(project: Path) -> Path:
@@ -43,8 +46,9 @@ def version_the_mart(project: Path) -> Path:
 def test_old_version_keeps_serving_after_a_breaking_change(
     duckdb_copy: BuiltWarehouse, tmp_path: Path
 ) -> None:
-    before = read_snapshot(duckdb_copy.warehouse)
-    assert before.sessions, "the sandbox warehouse should have upcoming published sessions"
+    # The sandbox's data set is anchored in the past: copy every published session.
+    before = read_snapshot(duckdb_copy.warehouse, ended_since=EVER)
+    assert before.sessions, "the sandbox warehouse should have published sessions"
 
     project = copy_project(tmp_path / "project")
     contract = version_the_mart(project)
@@ -74,6 +78,6 @@ def test_old_version_keeps_serving_after_a_breaking_change(
     assert contract_problems(contract, version=2) == [
         "session_complete_v2.city: the feed reads it; the mart dropped it"
     ]
-    pinned = read_snapshot(duckdb_copy.warehouse, version=1)
+    pinned = read_snapshot(duckdb_copy.warehouse, version=1, ended_since=EVER)
     assert [s.session_key for s in pinned.sessions] == [s.session_key for s in before.sessions]
     assert pinned.version == before.version
