@@ -382,7 +382,8 @@ def run_latency(
     burst_window = 3600 * burst / budget.calls_per_hour
     print(
         f"\n== {size:,} sandbox orders, {events_per_account} events per account, "
-        f"{latency_ms:g} ms per API call, sandbox in its own process =="
+        f"{latency_ms:g} ms per API call, sandbox in its own process, "
+        f"load average {os.getloadavg()[0]:.1f} =="
     )
     # The sandbox enforces the (compressed) budget too, over a tenth of the compressed hour:
     # a client that went over it would collect 429s.
@@ -425,13 +426,15 @@ def run_latency(
         fetched = {}
         for workers in (1, concurrency):
             server.arrivals()
+            cpu = time.process_time()
             seconds, records = fetch_humanitix(humanitix, workers)
+            cpu = time.process_time() - cpu
             calls = sum(len(v) for v in server.arrivals().values())
             assert records == hx_orders + hx_tickets, (records, hx_orders, hx_tickets)
             fetched[workers] = seconds
             print(
                 f"humanitix calls only, {workers} at a time {seconds:7.1f} s  {calls:,} API calls  "
-                f"{records:,} records (no shaping, no load)"
+                f"{records:,} records (no shaping, no load), client CPU {cpu:.1f} s"
             )
         print(
             f"calls-only speed-up at {concurrency} at a time "
