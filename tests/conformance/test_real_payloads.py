@@ -223,6 +223,24 @@ def test_humanitix_session_reconciles_with_its_orders(real_duckdb: RealLoad) -> 
     assert row["sales_status"] is None  # neither marked sold out nor suspended
 
 
+def test_humanitix_place_comes_from_address_components(real_duckdb: RealLoad) -> None:
+    # Real events name their city and country only in eventLocation.addressComponents.
+    rows = query(
+        real_duckdb.warehouse,
+        """select venue_name, city, country from marts.session_complete
+           where platform = 'humanitix' and venue_name = 'Old Town Hall'""",
+    )
+    assert rows
+    assert {(r["city"], r["country"]) for r in rows} == {("Salem", "US")}
+    (raw,) = query(
+        real_duckdb.warehouse,
+        "select address_region, postal_code, extra_fields from raw_humanitix.events "
+        "where venue_name = 'Old Town Hall'",
+    )
+    assert (raw["address_region"], raw["postal_code"]) == ("MA", "01970")
+    assert "addressComponents" not in (raw["extra_fields"] or "")
+
+
 def test_theodi_order_adds_up(real_duckdb: RealLoad) -> None:
     assert_theodi(real_duckdb.warehouse)
 

@@ -238,6 +238,9 @@ class TableShape:
     # The column dlt's incremental cursor reads: a record without a usable value there cannot
     # move (or be filtered by) the cursor, so it is set aside like a record without its key.
     cursor: str | None = None
+    # Adds keys computed from the record (e.g. a city found in a list of address parts), read
+    # by columns like any other path; applied on every path that shapes records (API, webhooks).
+    derive: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     # Dotted paths of large, mostly-zero objects (Humanitix's per-ticket totalsV2): below them
     # only the non-zero leaves no column reads go to extra_fields, one dotted key per leaf,
     # instead of the whole object on every row.
@@ -343,7 +346,7 @@ class TableShape:
         ``ingested_via`` says which path last wrote the row: the scheduled API sync or a
         webhook; both merge into the same tables, so a sale is never counted twice.
         """
-        rows = list(rows)
+        rows = [self.derive(row) for row in rows] if self.derive else list(rows)
         arrays = [pa.array([account_id] * len(rows), type=pa.string())]
         read = self._read_row
         columns = list(zip(*map(read, rows), strict=True)) if rows else [()] * len(self.columns)

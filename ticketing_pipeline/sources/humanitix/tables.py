@@ -7,12 +7,41 @@ are UTC. ``location`` is the record's data region (``US``, ``AU``, ...).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ticketing_pipeline.sources.shaping import Kind, TableShape, col
 
 M, T, B, N, J = Kind.MONEY, Kind.TIMESTAMP, Kind.BOOL, Kind.INT, Kind.JSON
+
+
+def with_address_parts(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event with ``addressParts`` {city, region, country, postal_code} read from
+    ``eventLocation.addressComponents``.
+
+    Real events carry their city and country only there, as geocoder components (a list of
+    ``{long_name, short_name, types}``; tests/fixtures/real/humanitix_events_page_gbe_2024.json),
+    never as ``eventLocation.city``/``country``; both are read, the flat fields winning.
+    """
+    location = event.get("eventLocation")
+    components = location.get("addressComponents") if isinstance(location, dict) else None
+    if not isinstance(components, list) or not components:
+        return event
+    parts: dict[str, Any] = {}
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        types = component.get("types") or []
+        if "locality" in types or "postal_town" in types:
+            parts.setdefault("city", component.get("long_name"))
+        elif "administrative_area_level_1" in types:
+            parts["region"] = component.get("short_name")
+        elif "country" in types:
+            parts["country"] = component.get("short_name")  # ISO 3166 alpha-2, as "US"
+        elif "postal_code" in types:
+            parts["postal_code"] = component.get("long_name")
+    return {**event, "addressParts": parts}
+
 
 EVENTS = TableShape(
     "events",
@@ -45,6 +74,11 @@ EVENTS = TableShape(
         col("city", "eventLocation.city"),
         col("region", "eventLocation.region"),
         col("country", "eventLocation.country"),
+        col("address_city", "addressParts.city"),
+        col("address_region", "addressParts.region"),
+        col("address_country", "addressParts.country"),
+        col("postal_code", "addressParts.postal_code"),
+        col("address_components", "eventLocation.addressComponents", J),
         col("classification_type", "classification.type"),
         col("classification_category", "classification.category"),
         col("classification_subcategory", "classification.subcategory"),
@@ -56,6 +90,7 @@ EVENTS = TableShape(
         col("updated_at", "updatedAt", T),
     ],
     handled_elsewhere=frozenset({"dates", "ticketTypes"}),
+    derive=with_address_parts,
 )
 
 # Each dates[] entry of an event is a session; its _id is the eventDateId of orders and tickets.

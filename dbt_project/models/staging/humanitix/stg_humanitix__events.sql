@@ -33,9 +33,11 @@ renamed as (
         end as location_type,
         venue_name,
         address as venue_address,
-        city,
-        region,
-        country,
+        -- Real events name their place only in eventLocation.addressComponents (addressParts).
+        coalesce(city, address_city) as city,
+        coalesce(region, address_region) as region,
+        upper(coalesce(country, address_country)) as country,
+        postal_code,
         online_url,
 
         ----------  numerics
