@@ -109,6 +109,14 @@ def test_healthy_accounts_then_each_way_of_breaking_them(world, monkeypatch) -> 
     assert all(o.error is None for o in register_all(config))
     assert by_key(check_accounts(config))[eb.key].healthy
 
+    assert status(results[eb.key], "receiver") is Status.OK  # probed at public_url
+
+    # The receiver is not where public_url says (down, or a wrong proxy): named.
+    nowhere = with_public_url(config, "http://127.0.0.1:9")
+    eb_health = by_key(check_accounts(nowhere, [eb]))[eb.key]
+    assert status(eb_health, "receiver") is Status.FAIL
+    assert any("webhooks serve" in fix for fix in eb_health.fixes)
+
     # The receiver's public URL changed in the config but the webhook was not re-registered.
     moved = with_public_url(config, "https://hooks.example.com")
     eb_health = by_key(check_accounts(moved, [eb]))[eb.key]

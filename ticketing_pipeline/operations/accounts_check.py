@@ -12,8 +12,10 @@ Per account, in order (a failed step makes the ones that need it ``skip``):
    tokens (at ``[webhooks] public_url`` when set) and carry every action the pipeline needs.
    Relays (Humanitix): the receiver's secret is set. Accounts without ``webhook_secret_env``
    are sync-only (``skip``).
-5. ``deliveries``: when the last delivery for the account landed (``data/landing/``).
-6. ``last_sync``: outcome and age of the last sync in ``ticketing_ops.sync_runs``; a failed
+5. ``receiver`` (accounts with webhooks): the receiver answers ``GET /healthz`` at
+   ``[webhooks] public_url`` (probed once per run).
+6. ``deliveries``: when the last delivery for the account landed (``data/landing/``).
+7. ``last_sync``: outcome and age of the last sync in ``ticketing_ops.sync_runs``; a failed
    last sync, none at all, or a last success older than ``max_sync_age`` is a failure.
 
 An account is healthy when no step ``fail``s; ``warn`` (e.g. no delivery for a while) is shown
@@ -261,6 +263,36 @@ def check_deliveries(account: AccountConfig, landing: LandingSummary, now: datet
     return StepResult("deliveries", status, detail)
 
 
+def probe_receiver(public_url: str | None, timeout: float = 5.0) -> StepResult:
+    """Is the webhook receiver answering at its public URL? (``GET /healthz``; no secret.)"""
+    import httpx
+
+    if not public_url:
+        return StepResult("receiver", Status.SKIP, "no [webhooks] public_url to probe")
+    url = f"{public_url}/healthz"
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as error:
+        return StepResult(
+            "receiver",
+            Status.FAIL,
+            f"{url} does not answer ({type(error).__name__}): deliveries are being lost",
+            "start the receiver (`ticketing webhooks serve`) or fix the proxy in front of it",
+        )
+    try:
+        state = response.json().get("status")
+    except ValueError:
+        state = None
+    if response.status_code == 200 and state == "ok":
+        return StepResult("receiver", Status.OK, f"{url} answers ok")
+    return StepResult(
+        "receiver",
+        Status.FAIL,
+        f"{url} answers HTTP {response.status_code} ({state or 'not the receiver'})",
+        "check the receiver's landing area is writable and public_url points at it",
+    )
+
+
 @dataclass
 class SyncRun:
     status: str
@@ -346,6 +378,7 @@ def check_account(
     now: datetime,
     max_sync_age: timedelta = DEFAULT_MAX_SYNC_AGE,
     runs_error: str | None = None,
+    receiver: StepResult | None = None,
 ) -> AccountHealth:
     health = AccountHealth(
         account.key,
@@ -379,6 +412,8 @@ def check_account(
         api = StepResult("api", Status.SKIP, "no secret to try")
     steps.append(api)
     steps.append(check_webhook(config, account, api.status is Status.OK))
+    if account.webhook_secret_env and receiver is not None:
+        steps.append(receiver)
     steps.append(check_deliveries(account, landing, now))
     steps.append(check_last_sync(account, runs, now, max_sync_age, runs_error))
     return health
@@ -404,7 +439,10 @@ def check_accounts(
     landing = scan_landing(area, keys, folders=(INCOMING, PROCESSED), stop_when_seen=True)
     for key, failed in scan_landing(area, keys, folders=(FAILED,)).accounts.items():
         landing.accounts.setdefault(key, failed).counts[FAILED] = failed.counts.get(FAILED, 0)
+    receiver = None
+    if any(a.enabled and a.webhook_secret_env for a in chosen):
+        receiver = probe_receiver(config.webhooks.public_url)
     return [
-        check_account(config, account, landing, runs, now, max_sync_age, runs_error)
+        check_account(config, account, landing, runs, now, max_sync_age, runs_error, receiver)
         for account in chosen
     ]
