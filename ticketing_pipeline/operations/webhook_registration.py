@@ -177,5 +177,19 @@ def register_all(
                 RegistrationOutcome(account, register_account(config, account, dry_run))
             )
         except Exception as error:  # noqa: BLE001 - reported per account
-            outcomes.append(RegistrationOutcome(account, error=describe_failure(error)))
+            message = _without_tokens(describe_failure(error), account)
+            outcomes.append(RegistrationOutcome(account, error=message))
     return outcomes
+
+
+def _without_tokens(message: str, account: AccountConfig) -> str:
+    """An error text with the account's URL tokens masked (a platform may echo the URL)."""
+    from ticketing_pipeline.webhooks.auth import split_secrets
+
+    try:
+        tokens = split_secrets(account.webhook_secret().get_secret_value())
+    except ConfigError:
+        return message
+    for token in tokens:
+        message = message.replace(token, "***")
+    return message

@@ -185,3 +185,12 @@ def test_collect_folds_dbt_json_events() -> None:
     assert failed.name == "unique_x" and failed.failures == 2 and failed.message == "Got 2 results"
     assert result.stats == {"pass": 1, "error": 1, "skip": 1, "total": 3}
     assert result.errors == ["Traceback (most recent call last):"]
+
+
+def test_registration_errors_never_carry_the_token(monkeypatch) -> None:
+    from ticketing_pipeline.operations.webhook_registration import _without_tokens
+
+    monkeypatch.setenv("EB_WEBHOOK_TOKEN", f"{TOKEN}, next-token-0123456789abcdef")
+    echoed = f"HTTP 400 from /organizations/{ORG}/webhooks/: bad endpoint_url {URL}"
+    masked = _without_tokens(echoed, ACCOUNT)
+    assert TOKEN not in masked and masked.endswith(f"/webhooks/eventbrite/{ORG}/***")
