@@ -284,6 +284,21 @@ def sandbox_serve(
     humanitix_second_region: Annotated[
         bool, typer.Option(help="Humanitix accounts also hold events in a second region")
     ] = False,
+    live_every: Annotated[
+        float | None,
+        typer.Option(
+            help="Live mode: change orders every this many seconds and send the changes as "
+            "webhooks (Eventbrite: to registered webhooks; Humanitix: signed relay deliveries)"
+        ),
+    ] = None,
+    live_changes: Annotated[int, typer.Option(help="Live mode: order changes per tick")] = 5,
+    relay_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Live mode: the project config naming the receiver ([webhooks] public_url) "
+            "and the Humanitix accounts' relay secret variables"
+        ),
+    ] = None,
 ) -> None:
     """Serve both fake APIs until interrupted."""
     from ticketing_pipeline.demo import render_toml, sandbox_accounts, sandbox_project_config
@@ -307,6 +322,21 @@ def sandbox_serve(
     console.print(
         f"Serving Humanitix at {base}/humanitix/v1 and Eventbrite at {base}/eventbrite/v3"
     )
+    if live_every is not None:
+        from ticketing_pipeline.config import ProjectConfig
+        from ticketing_pipeline.sandbox.server import PlatformSettings
+        from ticketing_pipeline.stack.live import serve_live
+
+        serve_live(
+            dataset,
+            _load(relay_config) if relay_config else ProjectConfig(),
+            host=host,
+            port=port,
+            every=live_every,
+            changes=live_changes,
+            settings=PlatformSettings.of(latency_ms, eventbrite_calls_per_hour),
+        )
+        return
     serve(
         dataset,
         host=host,
@@ -390,6 +420,56 @@ def hash_password() -> None:
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     console.print(make_hash(password))
+
+
+@app.command()
+def up(
+    stack_dir: Annotated[
+        Path, typer.Option(help="Where the stack keeps its config, secrets and data")
+    ] = Path("data/stack"),
+    base_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Ports from here: sandbox, receiver, Dagster, dashboard, Gigs "
+            "(default 8765, 8787, 3000, 8501, 8790)"
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address every part listens on")] = "127.0.0.1",
+    orders: Annotated[int, typer.Option(help="Sandbox orders to generate")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Sandbox data seed")] = 7,
+    live_every: Annotated[
+        float, typer.Option(help="The sandbox changes orders and sends webhooks this often (s)")
+    ] = 30.0,
+    first_load: Annotated[
+        bool, typer.Option(help="Sync every account and build the marts once at start")
+    ] = True,
+) -> None:
+    """Start the whole local stack: sandbox (live), webhook receiver, Dagster (webserver and
+    daemon), dashboard and Gigs feed, with generated local secrets. Ctrl-C stops it all."""
+    from ticketing_pipeline.stack.up import StackPorts, describe, prepare_stack, run_stack
+
+    try:
+        ports = StackPorts.from_base(base_port) if base_port is not None else StackPorts()
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    with _step("Writing the stack's config, secrets and users"):
+        plan = prepare_stack(
+            stack_dir,
+            ports,
+            host=host,
+            orders=orders,
+            seed=seed,
+            live_every=live_every,
+            first_load=first_load,
+        )
+    with _step("Parsing the dbt project for Dagster"):
+        from ticketing_pipeline.defs.transform import prepare_dbt_manifest
+
+        prepare_dbt_manifest()
+    for line in describe(plan, first_load):
+        console.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(run_stack(plan, print_line=console.print))
 
 
 @app.command("dagster-home")
