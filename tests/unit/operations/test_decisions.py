@@ -194,3 +194,15 @@ def test_registration_errors_never_carry_the_token(monkeypatch) -> None:
     echoed = f"HTTP 400 from /organizations/{ORG}/webhooks/: bad endpoint_url {URL}"
     masked = _without_tokens(echoed, ACCOUNT)
     assert TOKEN not in masked and masked.endswith(f"/webhooks/eventbrite/{ORG}/***")
+
+
+def test_public_url_is_validated_and_normalised(tmp_path) -> None:
+    from ticketing_pipeline.config import ConfigError, load_config
+
+    good = tmp_path / "good.toml"
+    good.write_text('[webhooks]\npublic_url = "https://hooks.example.com/base/"\n')
+    assert load_config(good).webhooks.public_url == "https://hooks.example.com/base"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[webhooks]\npublic_url = "hooks.example.com?x=1"\n')
+    with pytest.raises(ConfigError, match="public_url"):
+        load_config(bad)
