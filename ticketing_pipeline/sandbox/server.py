@@ -341,6 +341,10 @@ class SandboxServer:
         if sender is not None:
             sender.close()
             self.app.state.webhook_sender = None
+        # Registered Eventbrite webhooks deliver from a thread of their own (eventbrite_webhooks).
+        registry = getattr(self.app.state, "eventbrite_webhooks", None)
+        if registry is not None:
+            registry.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
