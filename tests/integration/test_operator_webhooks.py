@@ -7,6 +7,7 @@ URL, lands in the receiver's landing area, and the loader's sensor loads it.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -149,3 +150,43 @@ def test_register_names_what_is_missing(sandbox, tmp_path: Path, monkeypatch) ->
     monkeypatch.delenv(account.webhook_secret_env)
     [outcome] = register_all(config)
     assert outcome.plan is None and account.webhook_secret_env in outcome.error
+
+
+def test_a_served_sandbox_delivers_by_itself_and_stops_with_the_server() -> None:
+    """Without a test-installed registry (as `ticketing sandbox serve` runs), a registered
+    webhook receives the sandbox's changes from a background thread, which the server stops."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    received: list[tuple[dict, dict]] = []
+
+    async def hook(request: Request) -> JSONResponse:
+        received.append((dict(request.headers), await request.json()))
+        return JSONResponse({"status": "stored"})
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with serve_in_thread(app) as url, SandboxServer(SPEC) as server:
+        [org] = [a for a in server.dataset.accounts if a.platform == "eventbrite"]
+        created = httpx.post(
+            f"{server.eventbrite_base_url}/organizations/{org.account_id}/webhooks/",
+            json={"endpoint_url": f"{url}/hook", "actions": "order.placed,order.refunded"},
+            headers={"Authorization": f"Bearer {org.secret}"},
+        ).json()
+        server.dataset.mutate(fraction=0.05, seed=9)
+        wanted = [
+            n
+            for n in server.dataset.changes_after(0)
+            if n.account_id == org.account_id and n.kind in ("order.placed", "order.refunded")
+        ]
+        assert wanted
+        deadline = time.monotonic() + 15
+        while len(received) < len(wanted) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        registry = server.app.state.eventbrite_webhooks
+    assert len(received) == len(wanted)
+    assert {body["config"]["action"] for _, body in received} == {n.kind for n in wanted}
+    assert {h["x-eventbrite-delivery"] for h, _ in received} == {created["id"]}
+    assert all(body["api_url"].startswith(server.eventbrite_base_url) for _, body in received)
+    assert registry._thread is None  # stopped with the server
