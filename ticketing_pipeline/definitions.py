@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from ticketing_pipeline.config import ProjectConfig, load_config
+from ticketing_pipeline.defs.alerts import build_alert_defs
 from ticketing_pipeline.defs.ingest import WAREHOUSE_WRITER_POOL, build_ingest_defs
 from ticketing_pipeline.defs.loss_checks import build_loss_defs
 from ticketing_pipeline.defs.transform import build_transform_defs
@@ -25,6 +26,8 @@ def build_definitions(config: ProjectConfig) -> dg.Definitions:
         build_transform_defs(config, warehouse),
         # Silent-loss checks (orders stop, webhooks stop covering), on their own schedule.
         build_loss_defs(config, warehouse, pool=WAREHOUSE_WRITER_POOL),
+        # Failed runs, failing checks and stale accounts reach a person ([alerts]).
+        build_alert_defs(config, warehouse),
         dg.Definitions(resources={"dlt": DagsterDltResource()}),
     )
 
