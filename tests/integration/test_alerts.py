@@ -259,3 +259,34 @@ def test_stale_account_alerts_once(config, hooks, mailbox) -> None:
         clock_now[0] = datetime.now(UTC)
         tick()
         assert len(posted) == 2 and "syncing again" in posted[1]["json"]["text"]
+
+
+def test_raw_quality_check_alert_names_the_account_and_field(config, hooks, mailbox) -> None:
+    """The raw-quality check's own result (``quality_check_result``) as Dagster records it:
+    the alert names the account and the field from the check's metadata and description."""
+    from ticketing_pipeline.defs.raw_checks import RAW_QUALITY_CHECK, quality_check_result
+
+    _, posted = hooks
+    key = dg.AssetKey(["raw_humanitix", "orders"])
+
+    @dg.asset_check(asset=key, name=RAW_QUALITY_CHECK)
+    def raw_quality() -> dg.AssetCheckResult:
+        return quality_check_result(
+            "raw_humanitix",
+            "orders",
+            {
+                "invalid": {("hx-acc-1", "total_amount"): 3},
+                "rejected": {("hx-acc-1", "orders", "no _id"): 1},
+                "recorded": True,
+            },
+        )
+
+    sensor = build_check_sensor(AlertNotifier.from_project(config))
+    with dg.DagsterInstance.ephemeral() as instance:
+        _run_checks(dg.Definitions(asset_checks=[raw_quality]), instance)
+        context = dg.build_sensor_context(instance=instance)
+        sensor(context)
+    assert len(posted) == 1
+    text = posted[0]["json"]["text"]
+    assert "Account: hx-acc-1" in text
+    assert "total_amount" in text and RAW_QUALITY_CHECK in text
