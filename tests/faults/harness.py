@@ -122,6 +122,28 @@ def raw_checksums(config: ProjectConfig) -> dict[str, tuple[int, str]]:
     Every column the product wrote is hashed (keys, cursors, money, everything): two runs are
     equal only if they wrote exactly the same rows.
     """
+    return table_checksums(config, list(RAW_SCHEMAS.values()))
+
+
+# Its rows are the sync history (times, failures), which a fault changes by design.
+MART_TABLES_NOT_COMPARED = ("ticket_platforms",)
+# When a row was loaded (ticket_sales, from dlt's load id) or checked (ticket_reconciliation):
+# times of the run, not data.
+MART_COLUMNS_NOT_COMPARED = ("loaded_at", "checked_at")
+
+
+def mart_checksums(config: ProjectConfig) -> dict[str, tuple[int, str]]:
+    """The same per table of the dbt marts (built by the caller)."""
+    return table_checksums(config, ["marts"], MART_TABLES_NOT_COMPARED, MART_COLUMNS_NOT_COMPARED)
+
+
+def table_checksums(
+    config: ProjectConfig,
+    schemas: list[str],
+    skip: tuple[str, ...] = (),
+    skip_columns: tuple[str, ...] = (),
+) -> dict[str, tuple[int, str]]:
+    """Per table of ``schemas``: (row count, SHA-256 of its sorted rows, ``_dlt`` columns out)."""
     warehouse = resolve_warehouse(config)
     if warehouse.kind.value == "duckdb" and not (warehouse.duckdb_path or Path()).exists():
         return {}
@@ -137,10 +159,13 @@ def raw_checksums(config: ProjectConfig) -> dict[str, tuple[int, str]]:
                     "select table_schema, table_name, column_name from information_schema.columns"
                     " where table_schema in :schemas"
                 ).bindparams(sa.bindparam("schemas", expanding=True)),
-                {"schemas": list(RAW_SCHEMAS.values())},
+                {"schemas": schemas},
             ):
-                if not table.startswith("_dlt") and not column.startswith("_dlt"):
-                    columns.setdefault(f"{schema}.{table}", []).append(column)
+                if table.startswith("_dlt") or table in skip or column.startswith("_dlt"):
+                    continue
+                if column in skip_columns:
+                    continue
+                columns.setdefault(f"{schema}.{table}", []).append(column)
             for table in sorted(columns):
                 select = ", ".join(f'"{c}"' for c in sorted(columns[table]))
                 found = connection.execute(sa.text(f"select {select} from {table}"))  # noqa: S608

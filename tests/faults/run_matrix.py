@@ -36,11 +36,13 @@ from tests.faults.harness import (
     differences,
     humanitix_orders,
     land_relay,
+    mart_checksums,
     raw_checksums,
     run_child,
     sandbox_config,
 )
 from ticketing_pipeline.config import ProjectConfig
+from ticketing_pipeline.dbt_cli import run_dbt
 from ticketing_pipeline.ingest import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
@@ -65,6 +67,7 @@ class Outcome:
     equal: bool
     detail: str = ""
     seconds: float = 0.0
+    marts: bool | None = None  # None: not built
 
 
 def _sync_summary(results) -> str:
@@ -79,10 +82,16 @@ def _compare(config: ProjectConfig, want: dict) -> tuple[bool, str]:
     return not diff, ", ".join(f"{t}: {g} != {w}" for t, (g, w) in diff.items())
 
 
+def _build_marts(config: ProjectConfig) -> dict:
+    """Build the dbt models on this warehouse (about 20 s each) and checksum the marts."""
+    run_dbt(config, ["run"], config.data_dir / "dbt_target")
+    return mart_checksums(config)
+
+
 # --- the sync -------------------------------------------------------------------------------
 
 
-def sync_matrix(root: Path, orders: int) -> list[Outcome]:
+def sync_matrix(root: Path, orders: int, marts: bool = False) -> list[Outcome]:
     spec = SandboxSpec(
         seed=5,
         orders=orders,
@@ -138,6 +147,7 @@ def sync_matrix(root: Path, orders: int) -> list[Outcome]:
         server.dataset.mutate(fraction=0.1, seed=2)
         sync_accounts(configs["reference"])
         want = raw_checksums(configs["reference"])
+        want_marts = _build_marts(configs["reference"]) if marts else None
 
         for kill_point in CRASH_POINTS:
             started = time.perf_counter()
@@ -179,6 +189,13 @@ def sync_matrix(root: Path, orders: int) -> list[Outcome]:
                     time.perf_counter() - started,
                 )
             )
+        if want_marts is not None:
+            for outcome in outcomes:
+                built = _build_marts(configs[outcome.case.removeprefix("SIGKILL at ")])
+                outcome.marts = not differences(built, want_marts)
+                outcome.detail += "".join(
+                    f" mart {t}: {g} != {w}" for t, (g, w) in differences(built, want_marts).items()
+                )
     return outcomes
 
 
@@ -355,7 +372,8 @@ def loader_matrix(root: Path) -> list[Outcome]:
 
 
 def print_table(outcomes: list[Outcome]) -> None:
-    headers = ("group", "case", "faulted run", "next run", "landed files", "raw = fault-free", "s")
+    headers = ("group", "case", "faulted run", "next run", "landed files", "raw = fault-free")
+    headers += ("marts = fault-free", "s")
     rows = [
         (
             o.group,
@@ -364,6 +382,7 @@ def print_table(outcomes: list[Outcome]) -> None:
             o.recovery,
             o.files,
             "yes" if o.equal else "NO",
+            "-" if o.marts is None else "yes" if o.marts else "NO",
             f"{o.seconds:.0f}",
         )
         for o in outcomes
@@ -375,7 +394,7 @@ def print_table(outcomes: list[Outcome]) -> None:
     for row in rows:
         print(line.format(*row))
     for o in outcomes:
-        if not o.equal and o.detail:
+        if (not o.equal or o.marts is False) and o.detail:
             print(f"  {o.group} / {o.case}: {o.detail}")
 
 
@@ -384,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=600, help="sandbox orders for the sync cases")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--only", choices=["sync", "loader"], help="run one group")
+    parser.add_argument(
+        "--marts",
+        action="store_true",
+        help="also build the dbt marts after each sync case and compare them (~20 s a case)",
+    )
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="ticketing-faults-"))
     started = time.perf_counter()
@@ -392,12 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "loader"):
             outcomes += loader_matrix(root)
         if args.only in (None, "sync"):
-            outcomes += sync_matrix(root, args.orders)
+            outcomes += sync_matrix(root, args.orders, args.marts)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print_table(outcomes)
-    failed = [o for o in outcomes if not o.equal]
+    failed = [o for o in outcomes if not o.equal or o.marts is False]
     print(
         f"\n{len(outcomes) - len(failed)}/{len(outcomes)} cases end with the fault-free raw tables"
         f" ({time.perf_counter() - started:.0f} s)"

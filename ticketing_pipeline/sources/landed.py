@@ -222,11 +222,17 @@ class EventbriteFetcher:
                 paginator=paginator,
                 data_selector="ticket_classes",
             )
-            self._ticket_classes[event_id] = [
-                eb.with_event_context(ticket_class, event)
-                for page in pages
-                for ticket_class in page
-            ]
+            try:
+                self._ticket_classes[event_id] = [
+                    eb.with_event_context(ticket_class, event)
+                    for page in pages
+                    for ticket_class in page
+                ]
+            except PlatformAPIError as error:
+                if error.status not in (404, 410):
+                    raise  # the platform is down: the delivery is retried
+                # No classes to refresh; the order or attendee itself still loads.
+                self._ticket_classes[event_id] = []
         return self._ticket_classes[event_id]
 
     def event(self, event_id: str) -> dict[str, Any]:
