@@ -225,6 +225,7 @@ def test_failed_run_alerts_with_job_and_account(config, hooks, mailbox) -> None:
     assert len(posted) == 1
     text = posted[0]["json"]["text"]
     assert "run failed" in text and "sync_job" in text and "humanitix-hx-acc-1" in text
+    assert "RuntimeError: sync failed with key ***" in text  # the step's error, masked
     assert "tok3n" not in text  # the Eventbrite webhook URL token is masked
     _no_secret([text])
 

@@ -85,10 +85,21 @@ def build_run_failure_sensor(notifier: AlertNotifier) -> dg.SensorDefinition:
         partition = run.tags.get("dagster/partition")
         error = context.failure_event.message or ""
         step_errors = [
-            event.event_specific_data.error.to_string()
+            _root_cause(event.event_specific_data.error)
             for event in context.get_step_failure_events()
             if getattr(event.event_specific_data, "error", None) is not None
         ]
+        if not step_errors:
+            # A run that failed before any step (its code did not load, its process died)
+            # carries the cause on an engine event.
+            step_errors = [
+                _root_cause(record.dagster_event.event_specific_data.error)
+                for record in context.instance.all_logs(
+                    run.run_id, of_type=DagsterEventType.ENGINE_EVENT
+                )
+                if record.dagster_event is not None
+                and getattr(record.dagster_event.event_specific_data, "error", None) is not None
+            ]
         detail = "\n".join([error, *step_errors[:2]])
         _deliver(
             context,
@@ -102,6 +113,14 @@ def build_run_failure_sensor(notifier: AlertNotifier) -> dg.SensorDefinition:
         )
 
     return run_failure_alerts
+
+
+def _root_cause(error: Any) -> str:
+    """The innermost error's message (what went wrong), without Dagster's wrappers or the
+    stack trace: ``RuntimeError: ...``."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def accounts_named(metadata: dict[str, Any], partition: str | None) -> tuple[str, ...]:

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_first_load:
             print("setup: first load skipped (--no-first-load)", flush=True)
         elif first_load(args.config):
-            print("setup: first load done: the dashboard and Gigs feed have data", flush=True)
+            print("setup: first load done: raw tables synced, marts built", flush=True)
     print("setup: done; idle until the stack stops", flush=True)
     threading.Event().wait()  # SIGTERM from honcho ends the process (default action)
     return 0

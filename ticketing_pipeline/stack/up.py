@@ -315,7 +315,14 @@ def run_stack(plan: StackPlan, print_line=print) -> int:
     """Run the processes until Ctrl-C (or one of them ends); returns honcho's exit code."""
     from honcho.manager import Manager
 
-    environment = {**os.environ, **plan.environment, "PYTHONUNBUFFERED": "1"}
+    # Children write to honcho's pipe, not a terminal: unbuffered, and rich tables as wide as
+    # a usual terminal rather than 80 columns.
+    environment = {
+        "COLUMNS": "160",
+        **os.environ,
+        **plan.environment,
+        "PYTHONUNBUFFERED": "1",
+    }
     manager = Manager()
     for name, command in plan.processes.items():
         manager.add_process(name, command, env=environment, cwd=os.getcwd())
