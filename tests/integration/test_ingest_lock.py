@@ -58,7 +58,7 @@ def test_sync_held_past_the_bound_fails_naming_the_file_and_holder(
         monkeypatch.setenv(LOCK_WAIT_ENV, "1.5")
         path = resolve_warehouse(config).duckdb_path
         reader = subprocess.Popen(
-            [sys.executable, "-c", HOLD, str(path), "120"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HOLD, str(path), "1800"], stdout=subprocess.PIPE, text=True
         )
         try:
             assert reader.stdout.readline().strip() == "holding"

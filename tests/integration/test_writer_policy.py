@@ -50,7 +50,7 @@ connection.close()
 """
 # A reader that lets go well within the bound, and a bound far shorter than a long hold.
 SHORT_HOLD, GENEROUS_WAIT = 3.0, 60.0
-LONG_HOLD, SMALL_WAIT = 120.0, 1.5
+LONG_HOLD, SMALL_WAIT = 1800.0, 1.5  # the holder is stopped at the end of each test
 
 
 @pytest.fixture(scope="module")
