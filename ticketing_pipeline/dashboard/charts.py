@@ -1,8 +1,9 @@
 """Plotly figures from the query layer's frames. No queries here, no Streamlit: pure functions
 that a test can call on a small frame.
 
-Money is plotted per currency (a colour or a facet each), never summed across currencies.
-Exact decimals are turned into floats only here, for drawing. Figures are built with
+Money is plotted per currency, one panel (a y axis labelled with its currency) each: two
+currencies never share an axis, and are never summed. Exact decimals are turned into floats
+only here, for drawing. Figures are built with
 ``graph_objects`` rather than plotly express: several times faster, and the page draws seven.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 # Events drawn on the pace chart; more lines than this are unreadable.
 PACE_MAX_EVENTS = 8
@@ -36,17 +38,36 @@ def _figure(title: str, traces: list, **layout: object) -> go.Figure:
     return figure
 
 
-def daily_sales_chart(daily: pd.DataFrame) -> go.Figure:
-    """Gross per day, one line per currency."""
-    title = "Gross sales per day"
-    if daily.empty:
+def per_currency_chart(
+    frame: pd.DataFrame, value: str, title: str, axis: str, kind: str = "line"
+) -> go.Figure:
+    """``value`` per day, one panel per currency (stacked vertically, a shared day axis), each
+    y axis titled "<axis> (<currency>)"."""
+    if frame.empty:
         return _empty(title)
-    frame = _floats(daily, "gross")
-    traces = [
-        go.Scatter(x=group["sales_date"], y=group["gross"], name=currency, mode="lines")
-        for currency, group in frame.groupby("currency", sort=True)
-    ]
-    return _figure(title, traces, xaxis_title="Day", yaxis_title="Gross")
+    frame = _floats(frame, value)
+    groups = list(frame.groupby("currency", sort=True))
+    figure = make_subplots(
+        rows=len(groups), cols=1, shared_xaxes=True, vertical_spacing=0.08 if groups else 0
+    )
+    for row, (currency, group) in enumerate(groups, start=1):
+        trace = (
+            go.Bar(x=group["sales_date"], y=group[value], name=currency)
+            if kind == "bar"
+            else go.Scatter(x=group["sales_date"], y=group[value], name=currency, mode="lines")
+        )
+        figure.add_trace(trace, row=row, col=1)
+        figure.update_yaxes(title_text=f"{axis} ({currency})", row=row, col=1)
+    figure.update_xaxes(title_text="Day (event's local date)", row=len(groups), col=1)
+    figure.update_layout(
+        title=title, height=max(300, 220 * len(groups) + 80), showlegend=False, **_LAYOUT
+    )
+    return figure
+
+
+def daily_sales_chart(daily: pd.DataFrame) -> go.Figure:
+    """Gross per day, one panel per currency."""
+    return per_currency_chart(daily, "gross", "Gross sales per day", "Gross")
 
 
 def tickets_per_day_chart(daily: pd.DataFrame) -> go.Figure:
@@ -56,7 +77,7 @@ def tickets_per_day_chart(daily: pd.DataFrame) -> go.Figure:
     frame = _floats(daily, "tickets_sold")
     per_day = frame.groupby("sales_date", as_index=False)["tickets_sold"].sum()
     trace = go.Bar(x=per_day["sales_date"], y=per_day["tickets_sold"], name="Tickets")
-    return _figure(title, [trace], xaxis_title="Day", yaxis_title="Tickets")
+    return _figure(title, [trace], xaxis_title="Day (event's local date)", yaxis_title="Tickets")
 
 
 def cumulative_pace(pace: pd.DataFrame, max_events: int = PACE_MAX_EVENTS) -> pd.DataFrame:
@@ -89,18 +110,34 @@ def pace_chart(pace: pd.DataFrame) -> go.Figure:
 
 
 def sell_through_chart(sessions: pd.DataFrame, limit: int = 25) -> go.Figure:
-    """Sold vs remaining per session (sessions with a capacity), soonest last."""
-    title = "Sell-through per session"
+    """Sold / capacity in percent per session (sessions with a capacity), labelled with the
+    counts ("62% · 155 of 250")."""
+    title = "Sell-through per session (sold / capacity)"
     frame = sessions[pd.to_numeric(sessions["capacity"], errors="coerce") > 0].head(limit)
     if frame.empty:
         return _empty(title)
-    frame = _floats(frame, "tickets_sold", "tickets_remaining", "sell_through")
+    frame = _floats(frame, "tickets_sold", "capacity", "sell_through")
     label = frame["session_name"].fillna(frame["session_id"])
-    traces = [
-        go.Bar(y=label, x=frame["tickets_sold"], name="Sold", orientation="h"),
-        go.Bar(y=label, x=frame["tickets_remaining"], name="Remaining", orientation="h"),
+    text = [
+        f"{share:.0%} · {sold:,.0f} of {capacity:,.0f}"
+        for share, sold, capacity in zip(
+            frame["sell_through"], frame["tickets_sold"], frame["capacity"], strict=True
+        )
     ]
-    return _figure(title, traces, barmode="stack", height=max(300, 24 * len(frame)))
+    trace = go.Bar(
+        y=label,
+        x=frame["sell_through"] * 100,
+        orientation="h",
+        text=text,
+        textposition="outside",
+        cliponaxis=False,
+        name="Sold",
+    )
+    figure = _figure(
+        title, [trace], xaxis_title="Sold (% of capacity)", height=max(300, 26 * len(frame) + 90)
+    )
+    figure.update_xaxes(range=[0, 115], ticksuffix="%")
+    return figure
 
 
 def share_chart(breakdown: pd.DataFrame, key: str, title: str) -> go.Figure:
@@ -117,16 +154,7 @@ def share_chart(breakdown: pd.DataFrame, key: str, title: str) -> go.Figure:
 
 
 def refunds_chart(daily: pd.DataFrame) -> go.Figure:
-    """Refunded amount per day (order day) and currency."""
+    """Refunded amount per day (order day), one panel per currency."""
     title = "Refunds per day (by order date)"
-    if daily.empty:
-        return _empty(title)
     frame = daily[pd.to_numeric(daily["tickets_refunded"], errors="coerce") > 0]
-    if frame.empty:
-        return _empty(title)
-    frame = _floats(frame, "refunded")
-    traces = [
-        go.Bar(x=group["sales_date"], y=group["refunded"], name=currency)
-        for currency, group in frame.groupby("currency", sort=True)
-    ]
-    return _figure(title, traces, xaxis_title="Day", yaxis_title="Refunded")
+    return per_currency_chart(frame, "refunded", title, "Refunded", kind="bar")

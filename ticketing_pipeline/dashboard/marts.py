@@ -71,6 +71,9 @@ SESSIONS = _table(
     "gross_sales",
     "net_sales",
     "last_order_at",
+    "sales_rate_per_day",
+    "projected_sell_out_at",
+    "forecast_status",
 )
 RECONCILIATION = _table(
     "ticket_reconciliation",

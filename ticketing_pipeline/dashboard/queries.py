@@ -239,6 +239,11 @@ class DashboardQueries:
         self._connection: sa.Connection | None = None
         self._batched = False
 
+    def stop_waiting(self) -> None:
+        """Fail at once on a held DuckDB file from now on (the page already knows it is busy
+        and shows its last figures: no point waiting again for each query)."""
+        self._busy_timeout = 0.0
+
     def _connect(self) -> sa.Connection:
         deadline = time.monotonic() + self._busy_timeout
         delay = 0.05
@@ -548,6 +553,81 @@ class DashboardQueries:
         sold = pd.to_numeric(frame["tickets_sold"], errors="coerce")
         frame["sell_through"] = (sold / capacity.where(capacity > 0)).astype("float64")
         return frame
+
+    def event_summary(self, filters: Filters) -> pd.DataFrame:
+        """Per event and currency (all dates, like sessions): sessions, tickets sold, capacity
+        and sold of the sessions that have one (for sell-through), gross, net, refunds and the
+        last order."""
+        s, d = SESSIONS, DAILY_SALES
+        has_capacity = s.c.capacity.is_not(None)
+        per_event = (
+            sa.select(
+                s.c.platform,
+                s.c.account_id,
+                s.c.event_id,
+                s.c.currency,
+                sa.func.max(s.c.event_name).label("event_name"),
+                sa.func.count().label("sessions"),
+                sa.func.min(s.c.starts_at).label("first_starts_at"),
+                _sum(s.c.tickets_sold, "tickets_sold"),
+                _sum(sa.case((has_capacity, s.c.capacity)), "capacity"),
+                _sum(sa.case((has_capacity, s.c.tickets_sold)), "sold_with_capacity"),
+                _sum(s.c.gross_sales, "gross"),
+                _sum(s.c.net_sales, "net"),
+                sa.func.max(s.c.last_order_at).label("last_order_at"),
+            )
+            .where(self._where(s, filters))
+            .group_by(s.c.platform, s.c.account_id, s.c.event_id, s.c.currency)
+            .subquery("e")
+        )
+        refunds = (
+            sa.select(
+                d.c.platform,
+                d.c.account_id,
+                d.c.event_id,
+                d.c.currency,
+                _sum(d.c.tickets_refunded, "tickets_refunded"),
+                _sum(d.c.refunded_amount, "refunded"),
+            )
+            .where(self._where(d, filters))
+            .group_by(d.c.platform, d.c.account_id, d.c.event_id, d.c.currency)
+            .subquery("r")
+        )
+        same = sa.and_(
+            *(per_event.c[k] == refunds.c[k] for k in ("platform", "account_id", "event_id")),
+            per_event.c.currency == refunds.c.currency,
+        )
+        statement = (
+            sa.select(
+                *per_event.c,
+                sa.func.coalesce(refunds.c.tickets_refunded, 0).label("tickets_refunded"),
+                sa.func.coalesce(refunds.c.refunded, 0).label("refunded"),
+            )
+            .select_from(per_event.outerjoin(refunds, same))
+            .order_by(per_event.c.first_starts_at.desc(), per_event.c.event_id)
+        )
+        frame = self._frame(statement)
+        capacity = pd.to_numeric(frame["capacity"], errors="coerce")
+        sold = pd.to_numeric(frame["sold_with_capacity"], errors="coerce")
+        frame["sell_through"] = (sold / capacity.where(capacity > 0)).astype("float64")
+        return frame
+
+    def freshness(self) -> pd.DataFrame:
+        """One row: the oldest and newest last successful sync of the enabled accounts in
+        scope, and when the marts were built (ticket_reconciliation.checked_at is the build's
+        current_timestamp)."""
+        p, r = PLATFORMS, RECONCILIATION
+        built = (
+            sa.select(sa.func.max(r.c.checked_at))
+            .where(scope_condition(r, self.scope))
+            .scalar_subquery()
+        )
+        statement = sa.select(
+            sa.func.min(p.c.last_successful_sync_at).label("oldest_sync_at"),
+            sa.func.max(p.c.last_successful_sync_at).label("newest_sync_at"),
+            built.label("built_at"),
+        ).where(scope_condition(p, self.scope), sa.func.coalesce(p.c.is_enabled, True))
+        return self._frame(statement)
 
     def reconciliation(self, filters: Filters) -> pd.DataFrame:
         """Per event and currency: sessions, platform vs store figures, and a status."""
