@@ -85,6 +85,8 @@ def page_queries(queries: DashboardQueries, filters: Filters) -> dict[str, Calla
         "orders": lambda: queries.orders(filters),
         "orders_search": lambda: queries.orders(filters, "smith"),
         "reconciliation": lambda: queries.reconciliation(filters),
+        "event_summary": lambda: queries.event_summary(filters),
+        "freshness": queries.freshness,
     }
 
 
