@@ -167,7 +167,7 @@ def test_real_humanitix_orders_load_with_boolean_fees_included() -> None:
     assert all(r[INVALID_FIELDS] is None for r in rows.values())
 
 
-def test_totals_v2_is_typed_and_only_its_nonzero_unread_leaves_stay_in_extra() -> None:
+def test_totals_v2_is_typed_and_only_its_fee_breakdown_is_not_kept() -> None:
     ticket = real("humanitix_ticket_cancelled_package_gbe_2024.json")
     row = hx.TICKETS.to_arrow([ticket], "acc").to_pylist()[0]
     # A cancelled ticket: every legacy money field is 0; totalsV2 keeps the sale and refund.
@@ -175,16 +175,19 @@ def test_totals_v2_is_typed_and_only_its_nonzero_unread_leaves_stay_in_extra() -
     assert row["totals_v2_gross_sales"] == row["totals_v2_refunds"] == Decimal("125.23")
     assert (row["package_name"], row["package_price"]) == ("All 4 days", Decimal("500"))
     extra = orjson.loads(row["extra_fields"])
-    assert not [key for key in extra if key.startswith("totalsV2")]  # all zero or typed
-    # A non-zero leaf no column reads is drift: it stays visible, as one dotted key.
-    ticket["totalsV2"]["fees"]["rebate"]["totalFee"]["total"]["afterTax"] = Decimal("0.40")
+    assert not [key for key in extra if key.startswith("totalsV2")]  # every leaf is typed
+    # Fee totals are typed columns; their breakdown (fixed/percent, before tax) is not kept.
+    fees = ticket["totalsV2"]["fees"]
+    fees["rebate"]["totalFee"]["total"]["afterTax"] = Decimal("0.40")
+    fees["humanitixFee"]["fixedFee"]["passOn"]["beforeTax"] = Decimal("0.90")
+    # Drift outside the fee tree stays visible, as dotted keys.
     ticket["totalsV2"]["newFigure"] = Decimal("2")
-    # Non-numbers in an otherwise zero subtree are not zeros either.
     ticket["totalsV2"]["credit"]["codes"] = [0, "GIFT"]
     ticket["totalsV2"]["customSalesTax"]["applies"] = False
-    extra = orjson.loads(hx.TICKETS.to_arrow([ticket], "acc").to_pylist()[0]["extra_fields"])
+    row = hx.TICKETS.to_arrow([ticket], "acc").to_pylist()[0]
+    assert row["totals_v2_rebate"] == Decimal("0.40")
+    extra = orjson.loads(row["extra_fields"])
     assert {k: v for k, v in extra.items() if k.startswith("totalsV2")} == {
-        "totalsV2.fees.rebate.totalFee.total.afterTax": "0.40",
         "totalsV2.newFigure": "2",
         "totalsV2.credit.codes": [0, "GIFT"],
         "totalsV2.customSalesTax.applies": False,

@@ -172,36 +172,6 @@ def _boolean(value: Any) -> bool | None:
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 
 
-def _is_zero(value: Any) -> bool:
-    """Null, a numeric zero, or an empty container: a leaf that says nothing when dropped."""
-    if value is None:
-        return True
-    if isinstance(value, bool):
-        return False  # False is information, not an amount
-    if isinstance(value, int | float | Decimal):
-        return value == 0
-    return isinstance(value, list | dict) and not value
-
-
-# Every byte but the digits 1-9: deleting them leaves something only if a number is non-zero.
-_NOT_NONZERO_DIGITS = bytes(b for b in range(256) if b not in b"123456789")
-
-
-def _all_zero(node: Any) -> bool:
-    """True only if every leaf of ``node`` is 0, null or empty; a quick, conservative test.
-
-    False whenever in doubt (a text value, a boolean, a digit in a key): the caller then
-    visits the leaves one by one, so a false "not zero" costs time, never a value.
-    """
-    text = orjson.dumps(node, default=_json_default)
-    if text.translate(None, _NOT_NONZERO_DIGITS):
-        return False  # a non-zero digit (or a digit in a key)
-    # Quotes beyond those of the keys belong to text values (Decimals are dumped as text).
-    return (
-        text.count(b'"') == 2 * text.count(b'":') and b"true" not in text and b"false" not in text
-    )
-
-
 INVALID_FIELDS = "invalid_fields"
 REJECTED_RECORDS = "rejected_records"
 # The rejected_records table, the same in both raw schemas (dlt types, for the table hints).
@@ -241,31 +211,26 @@ class TableShape:
     # Adds keys computed from the record (e.g. a city found in a list of address parts), read
     # by columns like any other path; applied on every path that shapes records (API, webhooks).
     derive: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
-    # Dotted paths of large, mostly-zero objects (Humanitix's per-ticket totalsV2): below them
-    # only the non-zero leaves no column reads go to extra_fields, one dotted key per leaf,
-    # instead of the whole object on every row.
-    sparse: frozenset[str] = frozenset()
     _known: dict[tuple[str, ...], frozenset[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        sparse = [tuple(p.split(".")) for p in self.sparse]
+        handled = [tuple(p.split(".")) for p in self.handled_elsewhere]
 
-        def under_sparse(path: tuple[str, ...]) -> bool:
-            return any(path[: len(s)] == s and len(path) > len(s) for s in sparse)
+        def inside_handled(prefix: tuple[str, ...]) -> bool:
+            # Below a handled path nothing is drift: a few columns may read leaves there (a
+            # fee's total), the rest is accounted for as a whole.
+            return any(prefix[: len(h)] == h and len(prefix) > len(h) for h in handled)
 
         known: dict[tuple[str, ...], set[str]] = {(): set()}
-        paths = [c.path for c in self.columns if not under_sparse(c.path)]
-        paths += [tuple(p.split(".")) for p in self.handled_elsewhere] + sparse
-        for path in paths:
+        for path in [c.path for c in self.columns] + handled:
             for depth in range(len(path)):
                 known.setdefault(path[:depth], set()).add(path[depth])
         for column in self.columns:
             if column.kind is Kind.MINOR_UNITS:
                 known.setdefault(column.path, set()).update(MONEY_OBJECT_KEYS)
-        for path in sparse:
-            known.pop(path, None)  # its leaves are reported by _sparse_extra, not by key
-        self._known = {prefix: frozenset(keys) for prefix, keys in known.items()}
-        self._sparse = sparse
+        self._known = {
+            prefix: frozenset(keys) for prefix, keys in known.items() if not inside_handled(prefix)
+        }
         self._read_paths = frozenset(c.path for c in self.columns)
         self._read_row = compile_row_reader([c.path for c in self.columns])
         names = [c.name for c in self.columns]
@@ -316,27 +281,7 @@ class TableShape:
                     "value": node,
                     "error": f"expected an object, got a JSON {type(node).__name__}",
                 }
-        for prefix in self._sparse:
-            node = row
-            for key in prefix:
-                node = node.get(key) if isinstance(node, dict) else None
-            self._sparse_extra(node, prefix, extra)
         return to_json_text(extra) if extra else None
-
-    def _sparse_extra(
-        self, node: Any, path: tuple[str, ...], extra: dict[str, Any], root: bool = True
-    ) -> None:
-        if path in self._read_paths:
-            return
-        if isinstance(node, dict) and node:
-            # Whole subtrees of zeros (most of totalsV2) are skipped in one C-speed test
-            # instead of visiting each of their leaves; the root itself rarely is all zero.
-            if not root and _all_zero(node):
-                return
-            for key, value in node.items():
-                self._sparse_extra(value, (*path, key), extra, root=False)
-        elif not _is_zero(node):
-            extra[".".join(path)] = node
 
     def shape(
         self, rows: Iterable[Mapping[str, Any]], account_id: str, ingested_via: str = "api"

@@ -194,17 +194,18 @@ ORDERS = TableShape(
 
 # A ticket's totalsV2 (about 4.8 KB, mostly zeros). It is the only place a cancelled ticket keeps
 # what it sold for and what was refunded: its legacy fields (price, total, ...) all read 0.
-# The fees tree is fees.<kind>.{fixedFee,percentFee,totalFee}.{passOn,absorb,total}
-# .{beforeTax,tax,afterTax}, where totalFee = fixedFee + percentFee, total = passOn + absorb and
-# afterTax = beforeTax + tax. Each fee column reads the `totalFee.*.afterTax` leaf (the whole
-# fee, fixed and percent, with its tax: what is charged):
-#   humanitix_fee  fees.humanitixFee.totalFee.total   (Humanitix's booking fee, before rebates)
+# Every leaf outside `fees` is a typed column. The fees tree is
+# fees.<kind>.{fixedFee,percentFee,totalFee}.{passOn,absorb,total}.{beforeTax,tax,afterTax}, where
+# totalFee = fixedFee + percentFee, total = passOn + absorb and afterTax = beforeTax + tax: each
+# fee column reads a `totalFee.*.afterTax` leaf (the whole fee, fixed and percent, with its tax):
+#   humanitix_fee  fees.humanitixFee.totalFee.total   (Humanitix's booking fee, after the cap)
 #   payment_fee    fees.paymentFee.totalFee.total     (card processing)
 #   passed_on_fee  fees.totalFees.totalFee.passOn     (every fee, the part the buyer paid)
 #   absorbed_fee   fees.totalFees.totalFee.absorb     (every fee, the part the organiser paid)
-# Not read (kept in extra_fields when non-zero): uncappedHumanitixFee (before the cap),
-# rebate, additionalFee (afterpay/amex/zip), totalFeeRevenue, credit, referral, itemTaxes,
-# totalOrganiserTaxes, dgrDonation, customSalesTax.
+# The rest of `fees` is how those totals break down (fixed vs percent, before tax vs tax,
+# passOn vs absorb of each kind): derived detail, not stored per ticket (TICKETS declares
+# `totalsV2.fees` handled), which keeps a paid ticket's row small; re-fetch a ticket for it.
+_FEE = "fees.{}.totalFee.{}.afterTax"
 _TOTALS_V2 = [
     ("gross_sales", "grossSales"),
     ("refunds", "refunds"),
@@ -215,12 +216,30 @@ _TOTALS_V2 = [
     ("sub_total_tax", "subTotal.tax"),
     ("sub_total_after_tax", "subTotal.afterTax"),
     ("total_taxes", "totalTaxes"),
+    ("item_taxes", "itemTaxes"),
+    ("total_organiser_taxes", "totalOrganiserTaxes"),
     ("earnings", "earnings"),
     ("payout", "payout"),
-    ("humanitix_fee", "fees.humanitixFee.totalFee.total.afterTax"),
-    ("payment_fee", "fees.paymentFee.totalFee.total.afterTax"),
-    ("passed_on_fee", "fees.totalFees.totalFee.passOn.afterTax"),
-    ("absorbed_fee", "fees.totalFees.totalFee.absorb.afterTax"),
+    ("referral", "referral"),
+    ("dgr_donation", "dgrDonation"),
+    ("credit_store", "credit.store"),
+    ("credit_gift_card", "credit.giftCard"),
+    ("credit_voucher", "credit.voucher"),
+    ("custom_sales_tax_pass_on", "customSalesTax.passOn"),
+    ("custom_sales_tax_absorb", "customSalesTax.absorb"),
+    ("custom_sales_tax_total", "customSalesTax.total"),
+    ("humanitix_fee", _FEE.format("humanitixFee", "total")),
+    ("humanitix_fee_tax", "fees.humanitixFee.totalFee.total.tax"),
+    ("uncapped_humanitix_fee", _FEE.format("uncappedHumanitixFee", "total")),
+    ("payment_fee", _FEE.format("paymentFee", "total")),
+    ("rebate", _FEE.format("rebate", "total")),
+    ("afterpay_fee", "fees.additionalFee.afterpayFee.totalFee.total.afterTax"),
+    ("amex_fee", "fees.additionalFee.amexFee.totalFee.total.afterTax"),
+    ("zip_fee", "fees.additionalFee.zipFee.totalFee.total.afterTax"),
+    ("total_fee_revenue", _FEE.format("totalFeeRevenue", "total")),
+    ("total_fees", _FEE.format("totalFees", "total")),
+    ("passed_on_fee", _FEE.format("totalFees", "passOn")),
+    ("absorbed_fee", _FEE.format("totalFees", "absorb")),
 ]
 
 TICKETS = TableShape(
@@ -267,7 +286,7 @@ TICKETS = TableShape(
         col("updated_at", "updatedAt", T),
     ],
     cursor="updated_at",
-    sparse=frozenset({"totalsV2"}),
+    handled_elsewhere=frozenset({"totalsV2.fees"}),
 )
 
 TAGS = TableShape("tags", [col("tag_id", "_id"), col("name", "name")])
