@@ -222,3 +222,24 @@ def test_base_port_out_of_range_is_refused(base: int) -> None:
     )
     assert result.returncode == 2
     assert "base port" in result.stdout
+
+
+def test_prepare_stack_keeps_secrets_and_shows_passwords_once(tmp_path: Path) -> None:
+    """A second start keeps the generated secrets (registered webhooks and relays stay valid)
+    and the users file (passwords are not shown again); the Procfile runs under honcho's
+    own .env parser with the same values."""
+    from honcho.environ import parse
+
+    from ticketing_pipeline.stack.up import StackPorts, prepare_stack
+
+    first = prepare_stack(tmp_path / "stack", StackPorts.from_base(20000), orders=300)
+    assert set(first.new_passwords) == {"admin", "promoter"}
+    second = prepare_stack(tmp_path / "stack", StackPorts.from_base(21000), orders=300)
+    assert second.new_passwords == {}
+    assert second.environment == first.environment
+    assert parse(second.env_file.read_text()) == second.environment
+    assert set(second.processes) == {"sandbox", "receiver", "dagster", "dashboard", "gigs", "setup"}
+    procfile = second.procfile.read_text()
+    assert "--port 21000" in procfile and "-p 21002" in procfile  # this run's ports
+    secrets = [v for k, v in second.environment.items() if k not in NOT_SECRETS]
+    assert secrets and not any(value in procfile for value in secrets)
