@@ -1,4 +1,4 @@
-"""Eventbrite API v3, served under ``/eventbrite/v3`` (shapes: shared/PLATFORMS.md).
+"""Eventbrite API v3, served under ``/eventbrite/v3`` (shapes: docs/platforms.md).
 
 Lists answer ``{"pagination": {...}, "<items>": [...]}`` with pages of 50 by default. The
 ``continuation`` token is opaque to clients; here it is a keyset position (the last

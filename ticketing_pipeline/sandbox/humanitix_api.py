@@ -1,4 +1,4 @@
-"""Humanitix Public API v1, served under ``/humanitix/v1`` (shapes: shared/PLATFORMS.md).
+"""Humanitix Public API v1, served under ``/humanitix/v1`` (shapes: docs/platforms.md).
 
 Paging is by page number from 1 with ``{"total", "page", "pageSize", "<items>": [...]}``; a
 client stops when ``page * pageSize >= total``. ``since`` keeps records whose ``updatedAt`` is at

@@ -1,4 +1,4 @@
-"""Render records in the platforms' wire shapes (see shared/PLATFORMS.md).
+"""Render records in the platforms' wire shapes (see docs/platforms.md).
 
 The generator and ``mutate`` call these and store the bytes; the API handlers only join bytes.
 Ticket classes are rendered per request (their ``quantity_sold`` moves with every sale, and an

@@ -1,4 +1,4 @@
-"""dlt source for one Eventbrite organization (API v3, see shared/PLATFORMS.md).
+"""dlt source for one Eventbrite organization (API v3, see docs/platforms.md).
 
 - Orders come from the organization-wide endpoint, incremental on ``changed`` via
   ``changed_since`` with a look-back window, ``status=all_not_deleted`` (asking only for active

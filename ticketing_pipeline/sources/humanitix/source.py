@@ -1,4 +1,4 @@
-"""dlt source for one Humanitix account (Public API v1, see shared/PLATFORMS.md).
+"""dlt source for one Humanitix account (Public API v1, see docs/platforms.md).
 
 Humanitix has no account-wide orders or tickets endpoint, so the source lists the account's
 events once (a hidden parent resource) and every other table is a transformer of those pages:

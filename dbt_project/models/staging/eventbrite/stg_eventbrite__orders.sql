@@ -19,7 +19,7 @@ renamed as (
         ----------  strings
         {{ normalize_currency('currency') }} as currency,
         status as order_status_raw,
-        -- Eventbrite confirms only "placed"; the rest are observed values (see PLATFORMS.md).
+        -- Eventbrite confirms only "placed"; the rest are observed values (see docs/platforms.md).
         case lower(status)
             when 'placed' then 'completed'
             when 'refunded' then 'refunded'
