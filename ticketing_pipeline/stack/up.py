@@ -18,7 +18,7 @@ The processes: the sandbox in live mode (``--live-every``), the webhook receiver
 (webserver + daemon: schedules and sensors run), the dashboard, the Gigs feed, and ``setup``
 (``stack/setup.py``: registers the Eventbrite webhooks with the sandbox, runs the first load,
 then idles, since honcho stops everything when one process ends). Ctrl-C (SIGINT) makes honcho
-send SIGTERM to each process group, then SIGKILL after 5 s; ``run_stack`` then kills any
+send SIGTERM to each process group, then SIGKILL after 15 s; ``run_stack`` then kills any
 process left in those groups.
 """
 
@@ -40,6 +40,7 @@ from ticketing_pipeline.demo import SANDBOX_SYNC, secret_env_name, webhook_env_n
 ALERTS_SLACK_ENV = "TICKETING_ALERTS_SLACK_WEBHOOK_URL"
 DEFAULT_STACK_DIR = Path("data/stack")
 PROCESS_NAMES = ("sandbox", "receiver", "dagster", "dashboard", "gigs", "setup")
+STOP_GRACE_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,12 @@ def describe(plan: StackPlan, first_load: bool) -> list[str]:
 
 def run_stack(plan: StackPlan, print_line=print) -> int:
     """Run the processes until Ctrl-C (or one of them ends); returns honcho's exit code."""
+    import honcho.manager
     from honcho.manager import Manager
+
+    # honcho waits 5 s between SIGTERM and SIGKILL; `dagster dev` needs a little longer to stop
+    # its webserver, daemon and code server cleanly (runs and SQLite storage left consistent).
+    honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
 
     # Children write to honcho's pipe, not a terminal: unbuffered, and rich tables as wide as
     # a usual terminal rather than 80 columns.
