@@ -291,3 +291,40 @@ def test_raw_quality_check_alert_names_the_account_and_field(config, hooks, mail
     text = posted[0]["json"]["text"]
     assert "Account: hx-acc-1" in text
     assert "total_amount" in text and RAW_QUALITY_CHECK in text
+
+
+def test_freshness_failure_alerts_once_and_recovery_once(config, hooks, mailbox) -> None:
+    """Freshness state changes as Dagster's freshness evaluation reports them (runless
+    FRESHNESS_STATE_CHANGE events): FAIL alerts, a repeated FAIL does not, PASS does."""
+    import time as _time
+
+    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+
+    _, posted = hooks
+    key = dg.AssetKey(["marts", "ticket_sales"])
+    sensor = build_check_sensor(AlertNotifier.from_project(config))
+
+    def change(new: FreshnessState, previous: FreshnessState) -> FreshnessStateChange:
+        return FreshnessStateChange(
+            key=key, new_state=new, previous_state=previous, state_change_timestamp=_time.time()
+        )
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        cursor = None
+
+        def tick() -> None:
+            nonlocal cursor
+            context = dg.build_sensor_context(instance=instance, cursor=cursor)
+            sensor(context)
+            cursor = context.cursor
+
+        instance.report_runless_asset_event(change(FreshnessState.FAIL, FreshnessState.PASS))
+        tick()
+        instance.report_runless_asset_event(change(FreshnessState.FAIL, FreshnessState.WARN))
+        tick()
+        assert len(posted) == 1
+        assert "asset stale" in posted[0]["json"]["text"]
+        assert "marts/ticket_sales" in posted[0]["json"]["text"]
+        instance.report_runless_asset_event(change(FreshnessState.PASS, FreshnessState.FAIL))
+        tick()
+        assert len(posted) == 2 and "fresh again" in posted[1]["json"]["text"]
