@@ -47,9 +47,14 @@ SLACK_PATH = "/services/T0001/B0002/verysecretwebhookpath"
 
 class _Hooks(BaseHTTPRequestHandler):
     received: list[dict] = []
+    failing = [False]  # answer 500 while True (a channel that is down)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers["content-length"]))
+        if type(self).failing[0]:
+            self.send_response(500)
+            self.end_headers()
+            return
         type(self).received.append({"path": self.path, "json": json.loads(body)})
         self.send_response(200)
         self.end_headers()
@@ -70,10 +75,11 @@ class _Mailbox:
 
 @pytest.fixture
 def hooks() -> Iterator[tuple[str, list[dict]]]:
-    handler = type("Hooks", (_Hooks,), {"received": []})
+    handler = type("Hooks", (_Hooks,), {"received": [], "failing": [False]})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _Hooks.current_failing = handler.failing
     yield f"http://127.0.0.1:{server.server_port}{SLACK_PATH}", handler.received
     server.shutdown()
 
@@ -328,3 +334,35 @@ def test_freshness_failure_alerts_once_and_recovery_once(config, hooks, mailbox)
         instance.report_runless_asset_event(change(FreshnessState.PASS, FreshnessState.FAIL))
         tick()
         assert len(posted) == 2 and "fresh again" in posted[1]["json"]["text"]
+
+
+def test_a_channel_down_delays_the_alert_without_repeating_it(config, hooks, tmp_path) -> None:
+    """With the only channel answering 500, the state change is kept pending (no alert lost);
+    once the channel is back exactly one alert goes out, and later ticks send nothing."""
+    _, posted = hooks
+    failing = _Hooks.current_failing
+    slack_only = config.model_copy(
+        update={"alerts": config.alerts.model_copy(update={"email_to": (), "smtp_host": None})}
+    )
+    warehouse = resolve_warehouse(slack_only)
+    sensor = build_check_sensor(AlertNotifier.from_project(slack_only))
+    _write_reconciliation(warehouse.duckdb_path, "tickets_differ")
+    defs = dg.Definitions(asset_checks=build_mart_checks(warehouse))
+    with dg.DagsterInstance.ephemeral() as instance:
+        _run_checks(defs, instance)
+        cursor = None
+
+        def tick() -> str:
+            nonlocal cursor
+            context = dg.build_sensor_context(instance=instance, cursor=cursor)
+            result = sensor(context)
+            cursor = context.cursor
+            return str(result.skip_message)
+
+        failing[0] = True
+        assert "500" in tick()
+        assert posted == []
+        failing[0] = False
+        tick()
+        tick()
+        assert len(posted) == 1 and "evt-4242" in posted[0]["json"]["text"]

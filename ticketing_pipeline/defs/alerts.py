@@ -28,7 +28,7 @@ import dagster as dg
 from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
 from dagster._core.events import DagsterEventType
 
-from ticketing_pipeline.alerts import Alert, AlertNotifier
+from ticketing_pipeline.alerts import Alert, AlertDeliveryError, AlertNotifier
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.warehouse import Warehouse
 
@@ -200,26 +200,29 @@ def build_check_sensor(notifier: AlertNotifier) -> dg.SensorDefinition:
     def check_failure_alerts(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         cursor = json.loads(context.cursor) if context.cursor else {}
         known: dict[str, bool] = cursor.get("known", {})
-        states: list[CheckState] = []
-        positions = {}
+        read = sent = 0
+        # Each kind keeps its own position: a state change is an order within one kind.
         for name, event_type, to_state in (
             ("checks_after", DagsterEventType.ASSET_CHECK_EVALUATION, _check_state),
             ("freshness_after", DagsterEventType.FRESHNESS_STATE_CHANGE, _freshness_state),
         ):
-            after = cursor.get(name)
-            for record in _records(context.instance, event_type, after):
+            for record in _records(context.instance, event_type, cursor.get(name)):
                 data = record.event_log_entry.get_dagster_event().event_specific_data
-                states.append(to_state(data))
-                after = record.storage_id
-            positions[name] = after
-        # Storage ids of both kinds interleave in one log; order by when they happened is
-        # the order within each kind, which is all a state change needs.
-        alerts, known = transitions(states, known)
-        for alert in alerts:
-            # A delivery failure raises: the cursor is not advanced and the next tick retries.
-            _deliver(context, notifier, alert)
-        context.update_cursor(json.dumps({**positions, "known": known}, sort_keys=True))
-        return dg.SkipReason(f"{len(states)} evaluation(s) read, {len(alerts)} alert(s) sent")
+                alerts, updated = transitions([to_state(data)], known)
+                for alert in alerts:
+                    try:
+                        _deliver(context, notifier, alert)
+                    except AlertDeliveryError as error:
+                        # Keep what was announced so far; this one is retried next tick.
+                        context.log.error(str(error))
+                        context.update_cursor(json.dumps({**cursor, "known": known}))
+                        return dg.SkipReason(f"{sent} alert(s) sent; then {error}")
+                    sent += 1
+                known = updated
+                read += 1
+                cursor = {**cursor, name: record.storage_id}
+        context.update_cursor(json.dumps({**cursor, "known": known}, sort_keys=True))
+        return dg.SkipReason(f"{read} evaluation(s) read, {sent} alert(s) sent")
 
     return check_failure_alerts
 
@@ -273,19 +276,20 @@ def build_stale_account_sensor(
             stale = why is not None
             if known.get(key, False) != stale:
                 account = config.account_by_key(key)
-                _deliver(
-                    context,
-                    notifier,
-                    Alert(
-                        event="account stale" if stale else "account syncing again",
-                        subject=f"{key} ({account.display_name})",
-                        accounts=(key,),
-                        detail=why or "a sync succeeded",
-                    ),
+                alert = Alert(
+                    event="account stale" if stale else "account syncing again",
+                    subject=f"{key} ({account.display_name})",
+                    accounts=(key,),
+                    detail=why or "a sync succeeded",
                 )
+                try:
+                    _deliver(context, notifier, alert)
+                except AlertDeliveryError as error:
+                    # Keep what was announced so far; this one is retried next tick.
+                    context.log.error(str(error))
+                    return dg.SkipReason(f"{sent} alert(s) sent; then {error}")
                 sent += 1
             known[key] = stale
-            # Saved after each alert, so a later channel failure does not repeat this one.
             context.update_cursor(json.dumps(known, sort_keys=True))
         return dg.SkipReason(f"{len(verdicts)} account(s) checked, {sent} alert(s) sent")
 
