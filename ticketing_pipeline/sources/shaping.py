@@ -274,7 +274,7 @@ class TableShape:
                 node = node.get(key) if isinstance(node, dict) else None
             if isinstance(node, dict):
                 if not keys.issuperset(node):
-                    for key in node.keys() - keys:
+                    for key in sorted(node.keys() - keys):  # same text in every process
                         extra[".".join((*prefix, key))] = node[key]
             elif node is not None and invalid is not None and prefix not in self._read_paths:
                 invalid[".".join(prefix)] = {
