@@ -590,7 +590,7 @@ def _selling_fast_tab(view: pd.DataFrame) -> None:
             "days_left": st.column_config.NumberColumn(
                 "Days to sell out", format="%.1f", width="small"
             ),
-            "session_name": _TEXT("Session", width="large"),
+            "session_name": _TEXT("Session", width="medium"),
             "account": _TEXT("Account", width="small"),
             "starts_local": _TEXT("Starts (event's local time)", width="medium"),
             "tickets_remaining": _count("Remaining"),
