@@ -28,7 +28,10 @@ def build_definitions(config: ProjectConfig) -> dg.Definitions:
         build_loss_defs(config, warehouse, pool=WAREHOUSE_WRITER_POOL),
         # Failed runs, failing checks and stale accounts reach a person ([alerts]).
         build_alert_defs(config, warehouse),
-        dg.Definitions(resources={"dlt": DagsterDltResource()}),
+        # Steps run inside their run's process: a process per step imports these definitions
+        # again (~15-25 s on a busy 2-core machine) for steps that the single-writer pool
+        # serializes anyway.
+        dg.Definitions(resources={"dlt": DagsterDltResource()}, executor=dg.in_process_executor),
     )
 
 

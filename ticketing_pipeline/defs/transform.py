@@ -5,9 +5,13 @@
   keys of the ingest assets, so ingest and dbt are one lineage graph.
 - dbt tests are asset checks; extra checks (transform_checks.py) guard what consumers rely on:
   reconciliation within tolerance (naming the events), unique sale ids, no negative quantities,
-  ISO currency codes.
+  ISO currency codes; they run as ONE step (a step costs more to start than they take).
 - Marts rebuild after new raw data (``AutomationCondition.eager()`` + an automation sensor), and
-  a daily schedule runs a full ``dbt build``.
+  a daily schedule runs a full ``dbt build``. Webhook loads rebuild in their own run what their
+  raw tables feed (:func:`stream_build_after_raw_changes`), so the automation finds those models
+  already newer than their raw inputs and launches nothing.
+- dagster-dbt writes a target folder per invocation: each is removed once its events are
+  streamed; one left by a failed or killed run goes after ``TARGET_DIR_RETENTION_SECONDS``.
 - dbt runs in the ``warehouse_writer`` pool with the ingest: DuckDB allows a single writer; a
   build that meets the file held by a reader outside Dagster is retried under the warehouse's
   lock policy (bounded wait).
@@ -16,14 +20,17 @@
   only a manifest missing or older than the project's files is re-parsed at load.
 """
 
+import importlib.metadata
 import json
 import logging
 import os
+import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +43,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dbt_profile import (
@@ -47,7 +55,7 @@ from ticketing_pipeline.defs.ingest import (  # RAW_FRESHNESS: re-exported; raw 
     RAW_FRESHNESS,  # noqa: F401
     WAREHOUSE_WRITER_POOL,
 )
-from ticketing_pipeline.defs.transform_checks import build_mart_checks
+from ticketing_pipeline.defs.transform_checks import build_mart_check_step
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind, is_lock_conflict
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,9 @@ AUTOMATION_SENSOR = "dbt_automation_sensor"
 # Unit tests check the models' logic on fixed inputs: they belong to CI (tests/integration/dbt
 # runs them), not to every production build, as dbt recommends. Data tests still run.
 PRODUCTION_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+# After a webhook batch: the models only. The data tests (~50 nodes, more than half the time)
+# run in the automation's and the daily full builds; the mart checks run in the webhook run.
+WEBHOOK_BUILD_ARGS = ["run"]
 
 MART_SCHEMA = "marts"
 # Marts rebuild after every load and at least daily (the full-build schedule).
@@ -73,6 +84,19 @@ MART_FRESHNESS = dg.FreshnessPolicy.time_window(
 def mart_key(name: str) -> dg.AssetKey:
     """The asset key of a mart, e.g. ``mart_key("ticket_sales")`` -> ``marts/ticket_sales``."""
     return dg.AssetKey([MART_SCHEMA, name])
+
+
+class TicketingDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, told dbt's version instead of asking it: the stock resource runs
+    ``dbt --version`` (a whole dbt start, 3-8 s on a busy machine) before each run's first
+    invocation. The dbt we run is the one installed beside this interpreter, so the installed
+    dbt-core's version is the answer; another executable is still asked."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
 
 
 class TicketingDbtTranslator(DagsterDbtTranslator):
@@ -228,6 +252,7 @@ def build_dbt_assets(
     def ticketing_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         # DbtCliResource starts dbt with a copy of os.environ: the profile variables (derived
         # from the warehouse URL, password included) must be set around the invocation.
+        prune_dbt_target_dirs(Path(project.project_dir) / "target")
         with dbt_profile_environment(warehouse, extra=environment):
             yield from stream_dbt_under_lock_policy(
                 warehouse,
@@ -246,6 +271,8 @@ def stream_dbt_under_lock_policy(
 
     dbt-duckdb opens the file once, before the first node, so a held file fails the whole
     invocation up front; a failure after events were streamed is raised as it is.
+    Each attempt's target folder is removed once streamed, except a failed build's (kept for
+    an operator to read, pruned later by :func:`prune_dbt_target_dirs`).
     """
     wait = warehouse.lock_wait()
     while True:
@@ -255,18 +282,99 @@ def stream_dbt_under_lock_policy(
             produced = True
             yield event
         error = invocation.get_error()
+        locked = (
+            error is not None
+            and not produced
+            and warehouse.kind is WarehouseKind.DUCKDB
+            and is_lock_conflict(error)
+        )
+        if error is None or locked:
+            shutil.rmtree(invocation.target_path, ignore_errors=True)
         if error is None:
             return
-        if produced or warehouse.kind is not WarehouseKind.DUCKDB or not is_lock_conflict(error):
+        if not locked:
             raise error
         wait.pause_or_give_up(str(error))
+
+
+# A folder dagster-dbt made for one invocation: "<op name>-<run id[:7]>-<uuid[:7]>".
+_INVOCATION_DIR = re.compile(r"^\w+-[0-9a-f]{7}-[0-9a-f]{7}$")
+# Failed builds' folders stay this long for an operator to read dbt's log and run results.
+TARGET_DIR_RETENTION_SECONDS = 3 * 86_400
+
+
+def prune_dbt_target_dirs(
+    target_dir: Path, older_than_seconds: float = TARGET_DIR_RETENTION_SECONDS
+) -> int:
+    """Remove per-invocation folders under dbt's ``target/`` not modified for
+    ``older_than_seconds``; the shared manifest and partial parse stay. Returns how many."""
+    if not target_dir.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for child in target_dir.iterdir():
+        if not (child.is_dir() and _INVOCATION_DIR.match(child.name)):
+            continue
+        try:
+            stale = child.stat().st_mtime < cutoff
+        except FileNotFoundError:  # another run removed it meanwhile
+            continue
+        if stale:
+            shutil.rmtree(child, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def dbt_selection_for_raw_tables(
+    manifest: Mapping[str, Any], raw_tables: Iterable[tuple[str, str]]
+) -> list[str]:
+    """dbt selectors for everything downstream of the given ``(schema, table)`` raw tables
+    that dbt declares as sources (a dlt bookkeeping table feeds no model)."""
+    declared = {(source["source_name"], source["name"]) for source in manifest["sources"].values()}
+    return [
+        f"source:{schema}.{table}+"
+        for schema, table in sorted(set(raw_tables))
+        if (schema, table) in declared
+    ]
+
+
+def stream_build_after_raw_changes(
+    context: dg.OpExecutionContext,
+    dbt: DbtCliResource,
+    config: ProjectConfig,
+    warehouse: Warehouse,
+    raw_tables: Iterable[tuple[str, str]],
+) -> Iterator[Any]:
+    """``dbt run`` of the models (marts included) downstream of ``raw_tables``, from an op:
+    yields the models' ``AssetMaterialization`` events.
+
+    One invocation for staging through marts: dbt's start (~10-25 s) is paid once, not per
+    layer. Nothing is run when no declared source was touched.
+    """
+    project = dbt_project(warehouse)
+    manifest = json.loads(Path(project.manifest_path).read_text())
+    selectors = dbt_selection_for_raw_tables(manifest, raw_tables)
+    if not selectors:
+        return
+    prune_dbt_target_dirs(Path(project.project_dir) / "target")
+    with dbt_profile_environment(warehouse, extra=dbt_env(config)):
+        yield from stream_dbt_under_lock_policy(
+            warehouse,
+            lambda: dbt.cli(
+                [*WEBHOOK_BUILD_ARGS, "--select", " ".join(selectors)],
+                context=context,
+                manifest=manifest,
+                dagster_dbt_translator=TicketingDbtTranslator(),
+                raise_on_error=False,
+            ),
+        )
 
 
 def build_transform_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
     """dbt assets and checks, mart checks, the daily full build and the automation sensor."""
     project = _manifest_ready(dbt_project(warehouse), warehouse)
     assets = build_dbt_assets(config, warehouse, project)
-    checks = build_mart_checks(warehouse, pool=WAREHOUSE_WRITER_POOL)
+    checks = [build_mart_check_step(warehouse, pool=WAREHOUSE_WRITER_POOL)]
     full_build_job = dg.define_asset_job(
         FULL_BUILD_JOB,
         selection=dg.AssetSelection.assets(assets) | dg.AssetSelection.checks(*checks),
@@ -293,7 +401,7 @@ def build_transform_defs(config: ProjectConfig, warehouse: Warehouse) -> dg.Defi
         schedules=[full_build],
         sensors=[automation],
         resources={
-            DBT_RESOURCE_KEY: DbtCliResource(
+            DBT_RESOURCE_KEY: TicketingDbtCliResource(
                 project_dir=project,
                 target=dbt_target(warehouse),
                 dbt_executable=dbt_executable(),

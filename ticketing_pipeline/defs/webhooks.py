@@ -1,5 +1,12 @@
 """Dagster side of webhooks: a sensor over the landing area and the job that loads batches.
 
+The job is the whole way from a landed delivery to the marts, in ONE run and one process (the
+in-process executor: a step process would import the definitions again, ~15-25 s): it loads the
+batch into the raw tables, then ``dbt build``s only what those raw tables feed, marts included,
+then evaluates the mart checks on the marts it built. The sensor ticks every 5 s and launches a
+new batch only while no other webhook run waits to start: deliveries that arrive meanwhile are
+taken together by the next run instead of piling up one run per tick.
+
 The sensor's cursor remembers which files it already asked a run to load, so a file is
 requested once; the run moves each file to ``processed/`` or ``failed/``. A file still in
 ``incoming/`` long after it was requested (its run failed: platform or warehouse down) is
@@ -12,9 +19,12 @@ import json
 import time
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.defs.ingest import WAREHOUSE_WRITER_POOL
+from ticketing_pipeline.defs.transform import MART_SCHEMA, stream_build_after_raw_changes
+from ticketing_pipeline.defs.transform_checks import evaluate_mart_checks
 from ticketing_pipeline.sources.landed import load_landed
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea
@@ -23,13 +33,27 @@ BATCH_SIZE = 500
 # processed/ keeps loaded deliveries so a redelivery is recognised; after this long they go.
 PROCESSED_RETENTION_DAYS = 14
 RETRY_AFTER_SECONDS = 600
-SENSOR_INTERVAL_SECONDS = 15
+# A delivery waits at most this long for the sensor; a tick only lists a directory.
+SENSOR_INTERVAL_SECONDS = 5
+WEBHOOK_JOB = "webhook_load_job"
+# Webhook runs leave the queue before scheduled syncs and automation builds (higher first).
+WEBHOOK_RUN_PRIORITY = "10"
+# Runs not yet executing: while one of these exists, new deliveries wait to join the next run.
+_WAITING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
+# One run loading, one started behind it (its process start overlaps the other's work).
+MAX_ACTIVE_WEBHOOK_RUNS = 2
 
 
 class WebhookBatchConfig(dg.Config):
     """The landed files (names in ``incoming/``) this run loads."""
 
     files: list[str]
+    # Build the dbt models the loaded raw tables feed (marts included) in the same run.
+    transform: bool = True
 
 
 def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
@@ -37,9 +61,14 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
 
     @dg.op(
         pool=WAREHOUSE_WRITER_POOL,
-        description="Load a batch of landed webhook deliveries into the raw tables.",
+        description=(
+            "Load a batch of landed webhook deliveries into the raw tables, then dbt build "
+            "what they feed (marts included) and run the mart checks on the rebuilt marts."
+        ),
     )
-    def load_webhook_batch(context: dg.OpExecutionContext, config: WebhookBatchConfig):
+    def load_webhook_batch(
+        context: dg.OpExecutionContext, config: WebhookBatchConfig, dbt: DbtCliResource
+    ):
         paths = [area.incoming / name for name in config.files]
         result = load_landed(project, warehouse, area, paths)
         for (platform, account_id, table), rows in sorted(result.rows.items()):
@@ -54,6 +83,9 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
         )
         for path, reason in result.failed.items():
             context.log.warning(f"{path.name}: moved to failed/: {reason}")
+        raw_tables = {(RAW_SCHEMAS[platform], table) for platform, _, table in result.rows}
+        if config.transform and raw_tables:
+            yield from _build_and_check(context, dbt, raw_tables)
         if result.retry:
             # The distinct reasons (a platform down, the warehouse file held by a reader...) in
             # the message itself, where an operator reads first; per file in the metadata.
@@ -65,7 +97,35 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
             )
         yield dg.Output(len(result.loaded))
 
-    @dg.job(description="Load landed webhook deliveries (launched by the sensor).")
+    def _build_and_check(
+        context: dg.OpExecutionContext, dbt: DbtCliResource, raw_tables: set[tuple[str, str]]
+    ):
+        built_marts = set()
+        for event in stream_build_after_raw_changes(context, dbt, project, warehouse, raw_tables):
+            if isinstance(event, dg.AssetMaterialization) and event.asset_key.path[0] == (
+                MART_SCHEMA
+            ):
+                built_marts.add(event.asset_key)
+            yield event
+        # The mart checks read the marts just built: here, they cost 0.4 s, not a run.
+        for check in evaluate_mart_checks(warehouse, built_marts):
+            context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=check.asset_key,
+                    check_name=check.check_name,
+                    passed=check.passed,
+                    metadata=check.metadata,
+                    severity=check.severity,
+                    description=check.description,
+                )
+            )
+
+    @dg.job(
+        name=WEBHOOK_JOB,
+        description="Load landed webhook deliveries and rebuild what they feed (by the sensor).",
+        executor_def=dg.in_process_executor,
+        tags={"dagster/priority": WEBHOOK_RUN_PRIORITY},
+    )
     def webhook_load_job():
         load_webhook_batch()
 
@@ -76,8 +136,17 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
         description="Starts a load for each batch of new files in the webhook landing area.",
     )
     def landed_webhooks_sensor(context: dg.SensorEvaluationContext):
+        active = context.instance.get_runs(
+            dg.RunsFilter(job_name=WEBHOOK_JOB, statuses=[*_WAITING, dg.DagsterRunStatus.STARTED])
+        )
+        waiting = [run for run in active if run.status in _WAITING]
+        if waiting or len(active) >= MAX_ACTIVE_WEBHOOK_RUNS:
+            # New files stay unrequested and all go in one run once these move on.
+            return dg.SkipReason(
+                f"{len(active)} webhook load(s) in flight, {len(waiting)} not started yet"
+            )
         requested = json.loads(context.cursor) if context.cursor else {}
-        run_requests, requested = plan_batches(area, requested, time.time())
+        run_requests, requested = plan_batches(area, requested, time.time(), max_batches=1)
         context.update_cursor(json.dumps(requested, sort_keys=True))
         if not run_requests:
             return dg.SkipReason("no new webhook deliveries")
@@ -107,11 +176,12 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
 
 
 def plan_batches(
-    area: LandingArea, requested: dict[str, list], now: float
+    area: LandingArea, requested: dict[str, list], now: float, max_batches: int | None = None
 ) -> tuple[list[dg.RunRequest], dict[str, list]]:
     """Run requests for files not yet requested (or requested too long ago), and the new cursor.
 
-    ``requested`` maps a file name to ``[requested_at, attempt]``.
+    ``requested`` maps a file name to ``[requested_at, attempt]``. With ``max_batches``, the
+    oldest files go first and the rest stay unrequested for a later tick.
     """
     incoming = {file.name: file for file in area.list_incoming()}
     # Files that left incoming/ were processed or failed: forget them.
@@ -123,7 +193,8 @@ def plan_batches(
     ]
     due.sort(key=lambda name: (incoming[name].received_ns, name))
     run_requests = []
-    for start in range(0, len(due), BATCH_SIZE):
+    starts = range(0, len(due), BATCH_SIZE)
+    for start in starts if max_batches is None else starts[:max_batches]:
         batch = due[start : start + BATCH_SIZE]
         attempt = max(requested.get(name, [0, 0])[1] for name in batch) + 1
         digest = hashlib.sha256("\n".join(sorted(batch)).encode()).hexdigest()[:24]
