@@ -141,6 +141,16 @@ def _write_reconciliation(path: Path, status: str) -> None:
         )
 
 
+def _reconciliation_check(warehouse) -> list[dg.AssetChecksDefinition]:
+    """The project's reconciliation check alone (the other mart checks read tables this
+    test's warehouse does not have)."""
+    return [
+        check
+        for check in build_mart_checks(warehouse)
+        if any(key.name == "reconciliation_within_tolerance" for key in check.check_keys)
+    ]
+
+
 def _run_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
@@ -166,7 +176,7 @@ def test_failed_check_alerts_once_per_change_naming_account_and_event(
     warehouse = resolve_warehouse(config)
     notifier = AlertNotifier.from_project(config)
     sensor = build_check_sensor(notifier)
-    defs = dg.Definitions(asset_checks=build_mart_checks(warehouse))
+    defs = dg.Definitions(asset_checks=_reconciliation_check(warehouse))
     # The check's description repeats the account's API key: the alert must mask it.
     _write_reconciliation(warehouse.duckdb_path, f"tickets_differ {API_KEY}")
     with dg.DagsterInstance.ephemeral() as instance:
@@ -347,7 +357,7 @@ def test_a_channel_down_delays_the_alert_without_repeating_it(config, hooks, tmp
     warehouse = resolve_warehouse(slack_only)
     sensor = build_check_sensor(AlertNotifier.from_project(slack_only))
     _write_reconciliation(warehouse.duckdb_path, "tickets_differ")
-    defs = dg.Definitions(asset_checks=build_mart_checks(warehouse))
+    defs = dg.Definitions(asset_checks=_reconciliation_check(warehouse))
     with dg.DagsterInstance.ephemeral() as instance:
         _run_checks(defs, instance)
         cursor = None
