@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -265,6 +266,15 @@ def check_config(config_path: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
+def _anchor(text: str) -> datetime:
+    """Midnight UTC of 'today' or of a YYYY-MM-DD date (so one day's data sets are equal)."""
+    try:
+        day = datetime.now(UTC).date() if text == "today" else date.fromisoformat(text)
+    except ValueError as error:
+        raise typer.BadParameter("expected 'today' or YYYY-MM-DD", param_hint="--anchor") from error
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
 @sandbox_app.command("serve")
 def sandbox_serve(
     orders: Annotated[int, typer.Option(help="Orders to generate")] = 20_000,
@@ -292,6 +302,13 @@ def sandbox_serve(
         ),
     ] = None,
     live_changes: Annotated[int, typer.Option(help="Live mode: order changes per tick")] = 5,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="The data set's 'now': 'today' (upcoming events for the Gigs feed and the "
+            "dashboard) or a date YYYY-MM-DD; default a fixed date, for reproducible data"
+        ),
+    ] = None,
     relay_config: Annotated[
         Path | None,
         typer.Option(
@@ -305,10 +322,11 @@ def sandbox_serve(
     from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
     from ticketing_pipeline.sandbox.server import serve
 
+    spec = SandboxSpec(seed=seed, orders=orders, humanitix_second_region=humanitix_second_region)
+    if anchor:
+        spec = replace(spec, anchor=_anchor(anchor))
     with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
-        dataset = generate(
-            SandboxSpec(seed=seed, orders=orders, humanitix_second_region=humanitix_second_region)
-        )
+        dataset = generate(spec)
     base = f"http://{host}:{port}"
     accounts, environment = sandbox_accounts(
         dataset.accounts, f"{base}/humanitix/v1", f"{base}/eventbrite/v3"

@@ -235,6 +235,8 @@ def prepare_stack(
         "sandbox": (
             f"{cli} sandbox serve --host {host} --port {ports.sandbox} --orders {orders} "
             f"--seed {seed} --live-every {live_every:g} --live-changes {live_changes} "
+            # Anchored today: the Gigs feed and the dashboard have upcoming sessions to show.
+            "--anchor today "
             f"--relay-config {config}"
         ),
         "receiver": f"{cli} webhooks serve -c {config} --host {host} --port {ports.receiver}",
