@@ -124,7 +124,7 @@ def wait_for_marts(path: Path, deadline: float, stack: subprocess.Popen) -> None
 
 def measure(args: argparse.Namespace, stack_dir: Path) -> Results:
     base = free_base_port()
-    log = open(stack_dir.parent / "stack.log", "w")  # noqa: SIM115 - closed in finally
+    log = open(args.stack_log, "w")  # noqa: SIM115 - closed in finally
     command = [
         sys.executable,
         "-m",
@@ -215,6 +215,12 @@ def main() -> int:
     parser.add_argument("--live-every", type=float, default=10.0)
     parser.add_argument("--start-timeout", type=float, default=600.0)
     parser.add_argument("--drain-seconds", type=float, default=300.0)
+    parser.add_argument(
+        "--stack-log",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "webhook-latency-stack.log",
+        help="Where the stack's output goes (kept after the run)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="webhook-latency-") as tmp:
         results = measure(args, Path(tmp) / "stack")

@@ -3,9 +3,11 @@
 The job is the whole way from a landed delivery to the marts, in ONE run and one process (the
 in-process executor: a step process would import the definitions again, ~15-25 s): it loads the
 batch into the raw tables, then ``dbt build``s only what those raw tables feed, marts included,
-then evaluates the mart checks on the marts it built. The sensor ticks every 5 s and launches a
-new batch only while no other webhook run waits to start: deliveries that arrive meanwhile are
-taken together by the next run instead of piling up one run per tick.
+then evaluates the mart checks on the marts it built. Then it takes the deliveries that landed
+meanwhile, and so on, for up to ``DRAIN_SECONDS``: under steady traffic a delivery waits for at
+most one load-and-build cycle, not for a new run's start (~20 s of imports) plus the queue. The
+sensor ticks every 5 s and launches a run only while no webhook run is in flight, with every
+delivery waiting; it takes over when a run stops (at its time bound, or with nothing left).
 
 The sensor's cursor remembers which files it already asked a run to load, so a file is
 requested once; the run moves each file to ``processed/`` or ``failed/``. A file still in
@@ -44,8 +46,11 @@ _WAITING = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
 ]
-# One run loading, one started behind it (its process start overlaps the other's work).
-MAX_ACTIVE_WEBHOOK_RUNS = 2
+# The running one takes new deliveries itself: a second run would only compete with it.
+MAX_ACTIVE_WEBHOOK_RUNS = 1
+# A webhook run keeps taking new deliveries this long, then ends so that scheduled syncs and
+# builds waiting for the writer pool get their turn (the sensor starts the next run).
+DRAIN_SECONDS = 180.0
 
 
 class WebhookBatchConfig(dg.Config):
@@ -54,6 +59,8 @@ class WebhookBatchConfig(dg.Config):
     files: list[str]
     # Build the dbt models the loaded raw tables feed (marts included) in the same run.
     transform: bool = True
+    # Then take deliveries that landed meanwhile, for up to this many seconds (0: just these).
+    drain_seconds: float = DRAIN_SECONDS
 
 
 def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Definitions:
@@ -69,33 +76,45 @@ def build_webhook_defs(project: ProjectConfig, warehouse: Warehouse) -> dg.Defin
     def load_webhook_batch(
         context: dg.OpExecutionContext, config: WebhookBatchConfig, dbt: DbtCliResource
     ):
+        deadline = time.monotonic() + config.drain_seconds
+        taken = set(config.files)
         paths = [area.incoming / name for name in config.files]
-        result = load_landed(project, warehouse, area, paths)
-        for (platform, account_id, table), rows in sorted(result.rows.items()):
-            yield dg.AssetMaterialization(
-                asset_key=dg.AssetKey([RAW_SCHEMAS[platform], table]),
-                partition=account_id,
-                metadata={"rows_loaded": rows, "ingested_via": "webhook"},
+        loaded, to_retry = 0, {}
+        while paths:
+            result = load_landed(project, warehouse, area, paths)
+            for (platform, account_id, table), rows in sorted(result.rows.items()):
+                yield dg.AssetMaterialization(
+                    asset_key=dg.AssetKey([RAW_SCHEMAS[platform], table]),
+                    partition=account_id,
+                    metadata={"rows_loaded": rows, "ingested_via": "webhook"},
+                )
+            context.log.info(
+                f"loaded {len(result.loaded)} deliveries, {len(result.failed)} failed, "
+                f"{len(result.retry)} to retry, {result.skipped_stale} stale records skipped"
             )
-        context.log.info(
-            f"loaded {len(result.loaded)} deliveries, {len(result.failed)} failed, "
-            f"{len(result.retry)} to retry, {result.skipped_stale} stale records skipped"
-        )
-        for path, reason in result.failed.items():
-            context.log.warning(f"{path.name}: moved to failed/: {reason}")
-        raw_tables = {(RAW_SCHEMAS[platform], table) for platform, _, table in result.rows}
-        if config.transform and raw_tables:
-            yield from _build_and_check(context, dbt, raw_tables)
-        if result.retry:
+            for path, reason in result.failed.items():
+                context.log.warning(f"{path.name}: moved to failed/: {reason}")
+            raw_tables = {(RAW_SCHEMAS[platform], table) for platform, _, table in result.rows}
+            if config.transform and raw_tables:
+                yield from _build_and_check(context, dbt, raw_tables)
+            loaded += len(result.loaded)
+            to_retry.update(result.retry)
+            if time.monotonic() >= deadline:
+                break
+            # What landed meanwhile; a file that must be retried is not taken again here.
+            fresh = [f for f in area.list_incoming() if f.name not in taken][:BATCH_SIZE]
+            taken.update(f.name for f in fresh)
+            paths = [f.path for f in fresh]
+        if to_retry:
             # The distinct reasons (a platform down, the warehouse file held by a reader...) in
             # the message itself, where an operator reads first; per file in the metadata.
-            reasons = sorted(set(result.retry.values()))
+            reasons = sorted(set(to_retry.values()))
             raise dg.Failure(
-                description=f"{len(result.retry)} deliveries could not be loaded now and stay in "
+                description=f"{len(to_retry)} deliveries could not be loaded now and stay in "
                 "incoming/ to be retried: " + "; ".join(reasons[:5]),
-                metadata={path.name: reason for path, reason in result.retry.items()},
+                metadata={path.name: reason for path, reason in to_retry.items()},
             )
-        yield dg.Output(len(result.loaded))
+        yield dg.Output(loaded)
 
     def _build_and_check(
         context: dg.OpExecutionContext, dbt: DbtCliResource, raw_tables: set[tuple[str, str]]
