@@ -19,6 +19,7 @@ from tests.integration.operator_helpers import eventbrite_token, operator_config
 from ticketing_pipeline.config import Platform
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.operations.platform_calls import list_webhooks, platform_client
 from ticketing_pipeline.operations.webhook_registration import (
     REQUIRED_ACTIONS,
@@ -76,6 +77,8 @@ def test_register_is_idempotent_follows_the_url_and_the_sandbox_delivers(
     client = platform_client(account, config.sync)
     token = eventbrite_token(account.account_id)
     assert all(r.ok for r in sync_accounts(config))
+    # A deployed warehouse has its models built (the webhook load job refreshes them after).
+    assert build_marts(config, ["run", "--select", "staging"]).ok
     landing = LandingArea.for_data_dir(config.data_dir)
 
     with serve_in_thread(create_app(config, landing)) as receiver_url:
