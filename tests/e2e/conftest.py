@@ -75,7 +75,10 @@ def dashboard_url(world: DashboardWorld) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in the
+# worker's main thread while it is open, and any later test there that calls asyncio.run()
+# (the webhook receiver's tests do) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         message = f"no Chromium at {CHROMIUM}: apt-get install chromium"

@@ -18,6 +18,8 @@ from tests.unit.gigs.feed_world import VISIBLE, FeedWorld, standard_rows
 from ticketing_pipeline.gigs.app import create_app
 from ticketing_pipeline.gigs.snapshot import SnapshotStore, read_snapshot
 
+pytestmark = pytest.mark.xdist_group("dashboard")
+
 TIMEOUT_MS = 30_000
 
 
