@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -33,8 +34,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.dashboard import build  # noqa: E402
+from ticketing_pipeline.dashboard.sandbox_warehouse import build_sandbox_warehouse  # noqa: E402
 from ticketing_pipeline.gigs.snapshot import read_snapshot  # noqa: E402
+from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec  # noqa: E402
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind  # noqa: E402
 
 UNCACHED_TARGET_MS = 100.0
@@ -54,6 +56,21 @@ store = SnapshotStore(partial(read_snapshot, warehouse), refresh_seconds=30)
 uvicorn.run(create_app(store), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
             access_log=False)
 """
+
+
+def build(orders: int, data_dir: Path, cache_dir: Path | None) -> Path:
+    """A sandbox warehouse anchored today: a calendar needs sessions that are still to come."""
+    today = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    started = time.perf_counter()
+    spec = SandboxSpec(seed=7, orders=orders, anchor=today)
+    with SandboxServer(spec, cache_dir=cache_dir) as server:
+        generated = time.perf_counter()
+        build_sandbox_warehouse(server, data_dir)
+    print(
+        f"built {orders:,} orders: sandbox {generated - started:.0f} s, "
+        f"sync + dbt run {time.perf_counter() - generated:.0f} s"
+    )
+    return data_dir / "warehouse.duckdb"
 
 
 def _free_port() -> int:
