@@ -11,6 +11,8 @@ except where noted:
   2015 order's event (from its ``expand=event``), so that order's ticket class has an event;
   with ``show_series_parent=true`` the brcc series parent instead.
 - Endpoints with no capture (other events' orders, tags) answer an empty page.
+- ``/orders/{id}/``, ``/events/{id}/`` and ``/events/{id}/attendees/{id}/`` (what the webhook
+  loader fetches) answer the theodi order (with its attendees), its event and its attendee.
 """
 
 from __future__ import annotations
@@ -124,6 +126,29 @@ def build_app(
             return _json({"error": "INVALID_AUTH"}, 401)
         return _json(_eb_page("orders", [theodi_order]))
 
+    # Single objects, as the webhook loader fetches them after an Eventbrite delivery.
+    async def eb_order(request: Request) -> Response:
+        if not eventbrite_authorized(request):
+            return _json({"error": "INVALID_AUTH"}, 401)
+        if request.path_params["order_id"] != theodi_order["id"]:
+            return _json({"error": "NOT_FOUND"}, 404)
+        order = {k: v for k, v in theodi_order.items() if k != "event"}  # expand=attendees
+        return _json(order)
+
+    async def eb_event(request: Request) -> Response:
+        if not eventbrite_authorized(request):
+            return _json({"error": "INVALID_AUTH"}, 401)
+        if request.path_params["event_id"] != theodi_event["id"]:
+            return _json({"error": "NOT_FOUND"}, 404)
+        return _json(theodi_event)
+
+    async def eb_attendee(request: Request) -> Response:
+        if not eventbrite_authorized(request):
+            return _json({"error": "INVALID_AUTH"}, 401)
+        wanted = request.path_params["attendee_id"]
+        found = [a for a in theodi_order["attendees"] if a["id"] == wanted]
+        return _json(found[0]) if found else _json({"error": "NOT_FOUND"}, 404)
+
     def logged(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Response:
             requests.append((request.url.path, request.url.query))
@@ -140,6 +165,9 @@ def build_app(
             Route("/eb/v3/organizations/{org_id}/events/", logged(eb_events)),
             Route("/eb/v3/events/{event_id}/ticket_classes/", logged(eb_ticket_classes)),
             Route("/eb/v3/organizations/{org_id}/orders/", logged(eb_orders)),
+            Route("/eb/v3/orders/{order_id}/", logged(eb_order)),
+            Route("/eb/v3/events/{event_id}/", logged(eb_event)),
+            Route("/eb/v3/events/{event_id}/attendees/{attendee_id}/", logged(eb_attendee)),
         ],
     )
     app.state.requests = requests
