@@ -74,7 +74,7 @@ def test_dbt_selection_covers_declared_sources_only() -> None:
             ("raw_humanitix", "_dlt_loads"),  # dlt bookkeeping: feeds no model
         ],
     )
-    assert selection == ["source:raw_eventbrite.attendees+", "source:raw_humanitix.orders+"]
+    assert selection == ["@source:raw_eventbrite.attendees", "@source:raw_humanitix.orders"]
     assert dbt_selection_for_raw_tables(manifest, [("raw_humanitix", "_dlt_loads")]) == []
 
 

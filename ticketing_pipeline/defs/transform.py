@@ -329,10 +329,12 @@ def dbt_selection_for_raw_tables(
     manifest: Mapping[str, Any], raw_tables: Iterable[tuple[str, str]]
 ) -> list[str]:
     """dbt selectors for everything downstream of the given ``(schema, table)`` raw tables
-    that dbt declares as sources (a dlt bookkeeping table feeds no model)."""
+    that dbt declares as sources (a dlt bookkeeping table feeds no model), with the ancestors
+    of those models (dbt's ``@``): a warehouse whose models were never built (raw data only)
+    gets the views of untouched sources too, which cost little to recreate."""
     declared = {(source["source_name"], source["name"]) for source in manifest["sources"].values()}
     return [
-        f"source:{schema}.{table}+"
+        f"@source:{schema}.{table}"
         for schema, table in sorted(set(raw_tables))
         if (schema, table) in declared
     ]
