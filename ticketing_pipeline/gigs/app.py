@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from threading import Lock
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -31,7 +31,7 @@ from ticketing_pipeline.gigs.query import (
     day_bound,
     select,
 )
-from ticketing_pipeline.gigs.snapshot import SnapshotStore
+from ticketing_pipeline.gigs.snapshot import Snapshot, SnapshotStore
 
 CACHE_SECONDS = 30
 CACHE_ENTRIES = 2048
@@ -75,6 +75,71 @@ class _ResponseCache:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return etag, body
+
+
+class _KnownAnswers:
+    """Answers already given, by raw path and query, for the ASGI fast path in front of FastAPI.
+
+    A repeated request (what a public page sends most) is answered from here without routing,
+    parameter validation or the response model: several times the requests per second.
+    """
+
+    def __init__(self, size: int = CACHE_ENTRIES) -> None:
+        self._entries: OrderedDict[tuple, tuple[str, bytes, str, str]] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, key: tuple) -> tuple[str, bytes, str, str] | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple, answer: tuple[str, bytes, str, str]) -> None:
+        with self._lock:
+            self._entries[key] = answer
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+class _FastPath:
+    """Pure ASGI: a GET the feed answered before, for the same snapshot and minute, is sent
+    straight from ``_KnownAnswers`` (with its ETag, 304 when the client holds it). Requests with
+    an Origin header go through the app, so CORS headers stay FastAPI's middleware's job."""
+
+    def __init__(self, app: Any, answers: _KnownAnswers, store: SnapshotStore) -> None:
+        self.app = app
+        self.answers = answers
+        self.store = store
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            headers = dict(scope["headers"])
+            if b"origin" not in headers:
+                snapshot = self.store.snapshot
+                key = (scope["path"], scope["query_string"], snapshot.version, _now_minute())
+                if (answer := self.answers.get(key)) is not None:
+                    await self._send(answer, headers.get(b"if-none-match", b""), send)
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _send(answer: tuple[str, bytes, str, str], if_none_match: bytes, send: Any) -> None:
+        etag, body, media, data_as_of = answer
+        held = etag.encode() in (t.strip() for t in if_none_match.split(b","))
+        headers = [
+            (b"etag", etag.encode()),
+            (b"cache-control", _CACHE_CONTROL.encode()),
+            (b"x-data-as-of", data_as_of.encode()),
+        ]
+        if held:
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers += [
+            (b"content-type", media.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _parse_moment(value: str | None, name: str, end_of_day: bool = False) -> datetime | None:
@@ -122,17 +187,24 @@ def create_app(store: SnapshotStore, start_refresh: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     cache = _ResponseCache()
     app.state.cache = cache
+    answers = _KnownAnswers()
+    app.add_middleware(_FastPath, answers=answers, store=store)  # outermost: added last
     app.state.store = store
 
     def conditional(
-        request: Request, key: tuple, build: Callable[[], bytes], media: str
+        request: Request,
+        key: tuple,
+        build: Callable[[], bytes],
+        media: str,
+        snapshot: Snapshot,
+        minute: datetime,
     ) -> Response:
+        """``snapshot`` and ``minute``: what ``build`` answers from (the fast path's key)."""
         etag, body = cache.get_or_build(key, build)
-        headers = {
-            "ETag": etag,
-            "Cache-Control": _CACHE_CONTROL,
-            "X-Data-As-Of": store.snapshot.loaded_at.isoformat(),
-        }
+        data_as_of = snapshot.loaded_at.isoformat()
+        headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL, "X-Data-As-Of": data_as_of}
+        raw_key = (request.url.path, request.scope["query_string"], snapshot.version, minute)
+        answers.put(raw_key, (etag, body, media, data_as_of))
         if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=media, headers=headers)
@@ -185,17 +257,17 @@ def create_app(store: SnapshotStore, start_refresh: bool = True) -> FastAPI:
             return orjson.dumps(page.model_dump(mode="json"))
 
         key = ("list", snapshot.version, now, gig_filter.canonical(), limit, cursor)
-        return conditional(request, key, build, "application/json")
+        return conditional(request, key, build, "application/json", snapshot, now)
 
     @app.get("/v1/gigs/{gig_id}", response_model=Gig, summary="One gig by its id")
     def get_gig(request: Request, gig_id: str) -> Response:
-        snapshot = store.snapshot
+        snapshot, now = store.snapshot, _now_minute()
         session = next((s for s in snapshot.sessions if s.session_key == gig_id), None)
         if session is None:
             raise HTTPException(404, "no upcoming published gig with this id")
         key = ("one", snapshot.version, gig_id)
         build = lambda: orjson.dumps(gig_from_session(session).model_dump(mode="json"))  # noqa: E731
-        return conditional(request, key, build, "application/json")
+        return conditional(request, key, build, "application/json", snapshot, now)
 
     def calendar(request: Request, gig_filter: GigFilter, name: str) -> Response:
         snapshot, now = store.snapshot, _now_minute()
@@ -205,7 +277,7 @@ def create_app(store: SnapshotStore, start_refresh: bool = True) -> FastAPI:
             return to_ics((gig_from_session(s) for s in sessions), name, snapshot.loaded_at)
 
         key = ("ics", snapshot.version, now, gig_filter.canonical(), name)
-        return conditional(request, key, build, "text/calendar; charset=utf-8")
+        return conditional(request, key, build, "text/calendar; charset=utf-8", snapshot, now)
 
     ics = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar file"}}
 

@@ -214,3 +214,15 @@ def test_money_is_never_rounded(world: FeedWorld, store: SnapshotStore, client) 
     world.write([session("odd", min_price=Decimal("10.1250"), max_price=Decimal("10.1250"))])
     assert store.refresh()
     assert client.get("/v1/gigs").json()["items"][0]["price"]["min"] == "10.125"
+
+
+def test_repeated_requests_are_answered_alike_by_the_fast_path(client: TestClient) -> None:
+    first = client.get("/v1/gigs", params={"limit": 3})
+    second = client.get("/v1/gigs", params={"limit": 3})  # now from the known answers
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert second.headers["content-type"] == "application/json"
+    # A browser on another origin still gets the CORS headers (it bypasses the fast path).
+    cross = client.get("/v1/gigs", params={"limit": 3}, headers={"Origin": "https://gigs.test"})
+    assert cross.headers["access-control-allow-origin"] == "*"
+    assert cross.content == first.content
