@@ -95,7 +95,7 @@ def _args_error(name: str) -> ApiError:
     )
 
 
-def _org_ids(request: Request, ds: SandboxDataset) -> list[str]:
+def token_org_ids(request: Request, ds: SandboxDataset) -> list[str]:
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.query_params.get("token")
     if not token:
@@ -106,27 +106,27 @@ def _org_ids(request: Request, ds: SandboxDataset) -> list[str]:
     return orgs
 
 
-def _forbidden() -> ApiError:
+def forbidden() -> ApiError:
     return ApiError(403, "You do not have permission to access the resource you requested.")
 
 
-def _org(request: Request, ds: SandboxDataset) -> EbOrg:
-    org_ids = _org_ids(request, ds)
+def checked_org(request: Request, ds: SandboxDataset) -> EbOrg:
+    org_ids = token_org_ids(request, ds)
     org_id = request.path_params["org_id"]
     if org_id not in ds.eb_orgs:
         raise ApiError(404, "The organization you requested does not exist.")
     if org_id not in org_ids:
-        raise _forbidden()
+        raise forbidden()
     return ds.eb_orgs[org_id]
 
 
 def _event(request: Request, ds: SandboxDataset) -> EbEvent:
-    org_ids = _org_ids(request, ds)
+    org_ids = token_org_ids(request, ds)
     event = ds.eb_events.get(request.path_params["event_id"])
     if event is None:
         raise ApiError(404, "The event you requested does not exist.")
     if event.org_id not in org_ids:
-        raise _forbidden()
+        raise forbidden()
     return event
 
 
@@ -338,7 +338,7 @@ def _orders(request: Request, ds: SandboxDataset, index: list[tuple[int, str, in
 
 
 def me(request: Request, ds: SandboxDataset) -> Response:
-    org_ids = _org_ids(request, ds)
+    org_ids = token_org_ids(request, ds)
     first = ds.eb_orgs[org_ids[0]]
     user = {
         "emails": [{"email": f"admin@{first.id}.example.com", "verified": True, "primary": True}],
@@ -353,7 +353,7 @@ def me(request: Request, ds: SandboxDataset) -> Response:
 
 
 def my_organizations(request: Request, ds: SandboxDataset) -> Response:
-    org_ids = _org_ids(request, ds)
+    org_ids = token_org_ids(request, ds)
     orgs = [dump(eb_organization_record(ds.eb_orgs[o])) for o in org_ids]
     pagination = _pagination(
         request,
@@ -368,7 +368,7 @@ def my_organizations(request: Request, ds: SandboxDataset) -> Response:
 
 
 def org_events(request: Request, ds: SandboxDataset) -> Response:
-    org = _org(request, ds)
+    org = checked_org(request, ds)
     params = request.query_params
     statuses = set((params.get("status") or "all").split(","))
     if not statuses <= {*EVENT_STATUSES, "all"}:
@@ -414,7 +414,7 @@ def org_events(request: Request, ds: SandboxDataset) -> Response:
 
 
 def org_orders(request: Request, ds: SandboxDataset) -> Response:
-    return _orders(request, ds, _org(request, ds).order_index)
+    return _orders(request, ds, checked_org(request, ds).order_index)
 
 
 def event_orders(request: Request, ds: SandboxDataset) -> Response:
@@ -462,22 +462,22 @@ def ticket_classes(request: Request, ds: SandboxDataset) -> Response:
 
 
 def get_order(request: Request, ds: SandboxDataset) -> Response:
-    org_ids = _org_ids(request, ds)
+    org_ids = token_org_ids(request, ds)
     order_id = request.path_params["order_id"]
     if order_id not in ds.eb_orders:
         raise ApiError(404, "The order you requested does not exist.")
     if ds.eb_order_event[order_id].org_id not in org_ids:
-        raise _forbidden()
+        raise forbidden()
     return json_response(_order_bytes(ds, order_id, _expand(request)))
 
 
 def get_venue(request: Request, ds: SandboxDataset) -> Response:
-    org_ids = _org_ids(request, ds)
+    org_ids = token_org_ids(request, ds)
     venue = ds.eb_venues.get(request.path_params["venue_id"])
     if venue is None:
         raise ApiError(404, "The venue you requested does not exist.")
     if venue[0] not in org_ids:
-        raise _forbidden()
+        raise forbidden()
     return json_response(venue[1])
 
 

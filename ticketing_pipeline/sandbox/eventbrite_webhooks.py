@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from ticketing_pipeline.sandbox.dataset import ChangeNotice, SandboxDataset
 from ticketing_pipeline.sandbox.errors import ApiError, eventbrite_error, json_response
+from ticketing_pipeline.sandbox.eventbrite_api import checked_org, forbidden, token_org_ids
 from ticketing_pipeline.sandbox.webhook_sender import Delivery, DeliveryResult, WebhookSender
 
 # Actions Eventbrite documents for organization webhooks.
@@ -284,38 +285,17 @@ def install_registry(app: Any, registry: WebhookRegistry) -> WebhookRegistry:
 # -- HTTP handlers ------------------------------------------------------------------------------
 
 
-def _org_ids(request: Request, ds: SandboxDataset) -> list[str]:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.query_params.get("token")
-    if not token:
-        raise ApiError(401, "An OAuth token is required for this call.", "NO_AUTH")
-    orgs = ds.eb_tokens.get(token)
-    if orgs is None:
-        raise ApiError(401, "The OAuth token you provided was invalid.", "INVALID_AUTH")
-    return orgs
-
-
-def _forbidden() -> ApiError:
-    return ApiError(403, "You do not have permission to access the resource you requested.")
-
-
 def _checked_org(request: Request, ds: SandboxDataset) -> str:
-    org_ids = _org_ids(request, ds)
-    org_id = request.path_params["org_id"]
-    if org_id not in ds.eb_orgs:
-        raise ApiError(404, "The organization you requested does not exist.")
-    if org_id not in org_ids:
-        raise _forbidden()
-    return org_id
+    return checked_org(request, ds).id
 
 
 def _checked_webhook(request: Request, registry: WebhookRegistry) -> RegisteredWebhook:
-    org_ids = _org_ids(request, registry.dataset)
+    org_ids = token_org_ids(request, registry.dataset)
     webhook = registry.get(request.path_params["webhook_id"])
     if webhook is None:
         raise ApiError(404, "The webhook you requested does not exist.")
     if webhook.org_id not in org_ids:
-        raise _forbidden()
+        raise forbidden()
     return webhook
 
 
