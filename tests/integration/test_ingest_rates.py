@@ -125,11 +125,12 @@ def test_humanitix_pages_events_concurrently_and_loads_the_same(
         assert humanitix_facts(staging_facts(config)) == expected
         assert_no_duplicate_keys(config)
 
-    (sequential, one_at_a_time), (concurrent, at_once) = runs[1], runs[4]
-    assert one_at_a_time == 1
-    assert 2 <= at_once <= 4
-    # 24 events x 2 entities x >= 100 ms each, overlapped 4 at a time: clearly faster.
-    assert concurrent < sequential * 0.8, runs
+    # Overlap is asserted on the wire, not by wall time: on a loaded 2-core machine a timing
+    # comparison fails for reasons that have nothing to do with the code. How much faster it is
+    # is measured by `benchmarks/ingest.py --latency-ms`.
+    (_, one_at_a_time), (_, at_once) = runs[1], runs[4]
+    assert one_at_a_time == 1, runs
+    assert 2 <= at_once <= 4, runs
 
 
 def test_eventbrite_orgs_of_one_token_stay_within_its_budget(
