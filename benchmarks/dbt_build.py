@@ -39,10 +39,10 @@ from ticketing_pipeline.defs.transform import (  # noqa: E402
     dbt_env,
     dbt_executable,
 )
-from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config  # noqa: E402
-from ticketing_pipeline.ingest import sync_accounts  # noqa: E402
+from ticketing_pipeline.ingest.sync import sync_accounts  # noqa: E402
 from ticketing_pipeline.sandbox.generator import SandboxSpec  # noqa: E402
 from ticketing_pipeline.sandbox.server import SandboxServer  # noqa: E402
+from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config  # noqa: E402
 from ticketing_pipeline.warehouse import resolve_warehouse  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -23,7 +23,7 @@ from ticketing_pipeline.config import (
 )
 
 if TYPE_CHECKING:
-    from ticketing_pipeline.reports import SyncQuality
+    from ticketing_pipeline.ingest.reports import SyncQuality
     from ticketing_pipeline.warehouse import Warehouse
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
@@ -61,8 +61,8 @@ def _step(message: str):
 
 
 def _sync_and_report(config: ProjectConfig) -> bool:
-    from ticketing_pipeline.ingest import sync_account
-    from ticketing_pipeline.reports import summarize_raw
+    from ticketing_pipeline.ingest.reports import summarize_raw
+    from ticketing_pipeline.ingest.sync import sync_account
     from ticketing_pipeline.warehouse import resolve_warehouse
 
     warehouse = resolve_warehouse(config)
@@ -95,7 +95,7 @@ def _sync_quality(
 ) -> SyncQuality | None:
     """What this sync could not load as received, read back from the warehouse; None (and a
     note) if that cannot be read now: the sync itself is done."""
-    from ticketing_pipeline.reports import sync_quality
+    from ticketing_pipeline.ingest.reports import sync_quality
 
     loaded = [table for table, count in rows.items() if count]
     try:
@@ -163,9 +163,13 @@ def demo(
     ] = None,
 ) -> None:
     """Start the sandbox, ingest both platforms into the warehouse, print what was loaded."""
-    from ticketing_pipeline.demo import render_toml, sandbox_accounts, sandbox_project_config
     from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
     from ticketing_pipeline.sandbox.server import SandboxServer
+    from ticketing_pipeline.sandbox_harness import (
+        render_toml,
+        sandbox_accounts,
+        sandbox_project_config,
+    )
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -189,7 +193,7 @@ def demo(
 
 def _build_marts_and_report(config: ProjectConfig) -> None:
     from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD, DbtCommandError, run_dbt
-    from ticketing_pipeline.reports import summarize_sales
+    from ticketing_pipeline.ingest.reports import summarize_sales
     from ticketing_pipeline.warehouse import resolve_warehouse
 
     try:
@@ -318,9 +322,13 @@ def sandbox_serve(
     ] = None,
 ) -> None:
     """Serve both fake APIs until interrupted."""
-    from ticketing_pipeline.demo import render_toml, sandbox_accounts, sandbox_project_config
     from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
     from ticketing_pipeline.sandbox.server import serve
+    from ticketing_pipeline.sandbox_harness import (
+        render_toml,
+        sandbox_accounts,
+        sandbox_project_config,
+    )
 
     spec = SandboxSpec(seed=seed, orders=orders, humanitix_second_region=humanitix_second_region)
     if anchor:
@@ -493,7 +501,7 @@ def up(
 @app.command("dagster-home")
 def dagster_home() -> None:
     """Create $DAGSTER_HOME with a dagster.yaml that serializes warehouse writers (DuckDB)."""
-    from ticketing_pipeline.dagster_home import ensure_local_dagster_home
+    from ticketing_pipeline.stack.dagster_home import ensure_local_dagster_home
 
     path = ensure_local_dagster_home()
     console.print(f"Dagster home: {path}")

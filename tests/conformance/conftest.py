@@ -19,7 +19,7 @@ from ticketing_pipeline.config import (
     SyncConfig,
     WarehouseConfig,
 )
-from ticketing_pipeline.ingest import AccountSyncResult, sync_accounts
+from ticketing_pipeline.ingest.sync import AccountSyncResult, sync_accounts
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 HX_ACCOUNT = "gbe"

@@ -16,10 +16,10 @@ from tests.conformance.conftest import EB_SECRET_ENV, FixtureAPI, RealLoad, load
 from tests.conformance.fixture_api import EB_ORG_ID, EB_TOKEN, real
 from tests.integration.dbt.dbt_helpers import query
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.sources.landed import load_landed
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.loader import load_landed
 
 WEBHOOK_TOKEN_ENV = "CONFORMANCE_EB_WEBHOOK_TOKEN"
 WEBHOOK_TOKEN = "conformance-webhook-token-0123456789abcdef"

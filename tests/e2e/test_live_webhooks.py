@@ -24,7 +24,7 @@ from tests.integration.dbt.dbt_helpers import expected_from_sandbox, marts_by_ac
 from tests.integration.ingest_helpers import config_for
 from tests.integration.test_webhooks_end_to_end import with_webhook_secrets
 from ticketing_pipeline.definitions import build_definitions
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.app import create_app

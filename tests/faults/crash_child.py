@@ -94,7 +94,7 @@ def install(kill_point: str, mode: str) -> None:
 
             _kill_before(LandingArea, "mark_processed")
         else:
-            import ticketing_pipeline.ingest as ingest
+            import ticketing_pipeline.ingest.sync as ingest
 
             _kill_before(ingest, "record_sync")
     elif kill_point != "none":
@@ -108,16 +108,16 @@ def main(argv: list[str]) -> int:
     config = ProjectConfig.model_validate_json(Path(config_file).read_text())
     install(kill_point, mode)
     if mode == "sync":
-        from ticketing_pipeline.ingest import sync_accounts
+        from ticketing_pipeline.ingest.sync import sync_accounts
 
         results = sync_accounts(config)
         for result in results:
             print(f"{result.account.key} ok={result.ok} error={result.error}")
         return 0 if all(r.ok for r in results) else 1
     if mode == "load":
-        from ticketing_pipeline.sources.landed import load_landed
         from ticketing_pipeline.warehouse import resolve_warehouse
         from ticketing_pipeline.webhooks.landing import LandingArea
+        from ticketing_pipeline.webhooks.loader import load_landed
 
         area = LandingArea.for_data_dir(config.data_dir)
         result = load_landed(config, resolve_warehouse(config), area, [Path(f) for f in files])

@@ -18,8 +18,8 @@ import orjson
 import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea, delivery_file_name, encode_delivery
 

@@ -43,16 +43,16 @@ from tests.faults.harness import (
 )
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dbt_cli import run_dbt
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sources.landed import load_landed
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import (
     LandingArea,
     delivery_file_name,
     encode_delivery,
 )
+from ticketing_pipeline.webhooks.loader import load_landed
 
 CRASH_POINTS = [k for k in KILL_POINTS if k != "none"]
 

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 

@@ -38,7 +38,7 @@ from ticketing_pipeline.defs.alerts import (
     build_stale_account_sensor,
 )
 from ticketing_pipeline.defs.transform_checks import build_mart_checks
-from ticketing_pipeline.ingest import record_sync
+from ticketing_pipeline.ingest.sync import record_sync
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 API_KEY = "hx-live-key-4f9a8b7c6d5e"

@@ -21,13 +21,13 @@ from tests.faults.harness import (
     sandbox_config,
 )
 from tests.integration.ingest_helpers import rows
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.sources.http import parse_json_exact
-from ticketing_pipeline.sources.landed import load_landed
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.loader import load_landed
 
 
 @pytest.fixture(scope="module")

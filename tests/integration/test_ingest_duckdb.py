@@ -11,7 +11,7 @@ from tests.integration.ingest_helpers import (
     assert_staging_equals_truth,
     config_for,
 )
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 

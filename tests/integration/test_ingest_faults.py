@@ -11,10 +11,10 @@ from tests.integration.ingest_helpers import (
     config_for,
     rows,
 )
-from ticketing_pipeline.demo import secret_env_name
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import secret_env_name
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 

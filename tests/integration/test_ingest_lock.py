@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tests.integration.ingest_helpers import assert_staging_equals_truth, config_for
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.warehouse import LOCK_WAIT_ENV, resolve_warehouse

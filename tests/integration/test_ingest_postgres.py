@@ -12,7 +12,7 @@ from tests.integration.ingest_helpers import (
     config_for,
     rows,
 )
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.warehouse import WarehouseKind, resolve_warehouse

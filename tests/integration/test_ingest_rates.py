@@ -25,11 +25,11 @@ from tests.integration.asgi_thread import serve_in_thread
 from tests.integration.ingest_helpers import assert_no_duplicate_keys, staging_facts
 from tests.integration.ingest_helpers import expected_facts as truth_facts
 from ticketing_pipeline.config import Platform, ProjectConfig
-from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.server import PlatformSettings, build_app
 from ticketing_pipeline.sandbox.stats import RequestStats
+from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.sources.ratelimit import CallBudget, shared_limiter
 
 PER_EVENT = re.compile(r"^/humanitix/v1/events/[^/]+/(orders|tickets)$")

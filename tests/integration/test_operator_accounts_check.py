@@ -15,7 +15,7 @@ from tests.integration.asgi_thread import serve_in_thread
 from tests.integration.operator_helpers import operator_config, with_public_url
 from ticketing_pipeline.cli import app
 from ticketing_pipeline.config import Platform, ProjectConfig
-from ticketing_pipeline.ingest import record_sync, sync_accounts
+from ticketing_pipeline.ingest.sync import record_sync, sync_accounts
 from ticketing_pipeline.operations.accounts_check import AccountHealth, Status, check_accounts
 from ticketing_pipeline.operations.platform_calls import (
     delete_webhook,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.integration.ingest_helpers import config_for, rows
 from ticketing_pipeline.cli import app
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec
 from ticketing_pipeline.warehouse import resolve_warehouse

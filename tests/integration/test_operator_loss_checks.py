@@ -22,7 +22,7 @@ from ticketing_pipeline.defs.loss_checks import (
     coverage_verdicts,
     silence_verdicts,
 )
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.operations.accounts_check import Status, check_accounts
 from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.operations.platform_calls import (

@@ -18,7 +18,7 @@ from tests.integration.asgi_thread import serve_in_thread
 from tests.integration.operator_helpers import eventbrite_token, operator_config, with_public_url
 from ticketing_pipeline.config import Platform
 from ticketing_pipeline.definitions import build_definitions
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.operations.platform_calls import list_webhooks, platform_client
 from ticketing_pipeline.operations.webhook_registration import (

@@ -20,11 +20,11 @@ from ticketing_pipeline.cli import app
 from ticketing_pipeline.config import load_config
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.defs.raw_checks import RAW_QUALITY_CHECK
-from ticketing_pipeline.demo import render_toml
-from ticketing_pipeline.ingest import sync_accounts
-from ticketing_pipeline.reports import sync_quality
+from ticketing_pipeline.ingest.reports import sync_quality
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import render_toml
 from ticketing_pipeline.sources.http import parse_json_exact
 from ticketing_pipeline.warehouse import resolve_warehouse
 

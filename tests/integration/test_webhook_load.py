@@ -16,9 +16,9 @@ from ticketing_pipeline.defs.webhooks import RETRY_AFTER_SECONDS, plan_batches
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.sources.http import parse_json_exact
-from ticketing_pipeline.sources.landed import load_landed
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea, delivery_file_name, encode_delivery
+from ticketing_pipeline.webhooks.loader import load_landed
 
 
 @pytest.fixture(scope="module")

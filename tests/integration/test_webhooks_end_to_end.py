@@ -14,7 +14,7 @@ from tests.integration.asgi_thread import serve_in_thread
 from tests.integration.dbt.dbt_helpers import expected_from_sandbox, marts_by_account, run_dbt
 from tests.integration.ingest_helpers import config_for, expected_facts, staging_facts
 from ticketing_pipeline.definitions import build_definitions
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.app import create_app

@@ -25,7 +25,7 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD, DbtCommandError, run_dbt
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.defs.transform import FULL_BUILD_JOB
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from tests.integration.asgi_thread import serve_in_thread
 from ticketing_pipeline.config import AccountConfig, ProjectConfig, SyncConfig
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sources.common import AccountSecretAuth
 from ticketing_pipeline.sources.http import PlatformClient, RedirectRefusedError
 from ticketing_pipeline.warehouse import resolve_warehouse

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ticketing_pipeline import dbt_cli
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 
 
 class BuildError(RuntimeError):

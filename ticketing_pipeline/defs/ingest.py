@@ -17,7 +17,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ticketing_pipeline.config import Platform, ProjectConfig
 from ticketing_pipeline.defs.raw_checks import build_raw_quality_checks
-from ticketing_pipeline.ingest import (
+from ticketing_pipeline.ingest.sync import (
     build_pipeline,
     build_source,
     loader_file_format,

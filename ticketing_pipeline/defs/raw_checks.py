@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 
 from ticketing_pipeline.defs.transform_checks import MAX_LISTED
-from ticketing_pipeline.reports import invalid_field_counts, rejected_record_counts
+from ticketing_pipeline.ingest.reports import invalid_field_counts, rejected_record_counts
 from ticketing_pipeline.warehouse import Warehouse
 
 RAW_QUALITY_CHECK = "no_invalid_fields_or_rejected_records"

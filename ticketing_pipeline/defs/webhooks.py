@@ -27,9 +27,9 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.defs.ingest import WAREHOUSE_WRITER_POOL
 from ticketing_pipeline.defs.transform import MART_SCHEMA, stream_build_after_raw_changes
 from ticketing_pipeline.defs.transform_checks import evaluate_mart_checks
-from ticketing_pipeline.sources.landed import load_landed
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, Warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.loader import load_landed
 
 BATCH_SIZE = 500
 # processed/ keeps loaded deliveries so a redelivery is recognised; after this long they go.

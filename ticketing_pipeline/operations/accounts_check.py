@@ -108,7 +108,7 @@ def human_age(delta: timedelta) -> str:
 
 
 def check_api(config: ProjectConfig, account: AccountConfig) -> StepResult:
-    from ticketing_pipeline.ingest import describe_failure
+    from ticketing_pipeline.ingest.sync import describe_failure
 
     client = platform_client(account, config.sync)
     try:
@@ -205,7 +205,7 @@ def judge_eventbrite_webhooks(
 
 
 def check_webhook(config: ProjectConfig, account: AccountConfig, api_ok: bool) -> StepResult:
-    from ticketing_pipeline.ingest import describe_failure
+    from ticketing_pipeline.ingest.sync import describe_failure
 
     if not account.webhook_secret_env:
         return StepResult("webhook", Status.SKIP, "no webhook_secret_env: sync only")

@@ -168,7 +168,7 @@ def register_all(
     config: ProjectConfig, dry_run: bool = False, accounts: list[AccountConfig] | None = None
 ) -> list[RegistrationOutcome]:
     """Every enabled Eventbrite account; one failing does not stop the others."""
-    from ticketing_pipeline.ingest import describe_failure
+    from ticketing_pipeline.ingest.sync import describe_failure
 
     outcomes = []
     for account in accounts or config.enabled_accounts(Platform.EVENTBRITE):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import tomlkit
 
-from ticketing_pipeline.demo import SANDBOX_SYNC, secret_env_name, webhook_env_name
+from ticketing_pipeline.sandbox_harness import SANDBOX_SYNC, secret_env_name, webhook_env_name
 
 ALERTS_SLACK_ENV = "TICKETING_ALERTS_SLACK_WEBHOOK_URL"
 DEFAULT_STACK_DIR = Path("data/stack")
@@ -190,7 +190,7 @@ def prepare_stack(
     first_load: bool = True,
 ) -> StackPlan:
     """Write the stack's files (see the module docstring) and return what to run."""
-    from ticketing_pipeline.dagster_home import ensure_local_dagster_home
+    from ticketing_pipeline.stack.dagster_home import ensure_local_dagster_home
 
     ports = ports or StackPorts()
     stack_dir = stack_dir.resolve()

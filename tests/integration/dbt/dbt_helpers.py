@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
 from ticketing_pipeline.defs.transform import dbt_env, dbt_executable
-from ticketing_pipeline.demo import sandbox_accounts, sandbox_project_config
-from ticketing_pipeline.ingest import sync_accounts
+from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.money import minor_to_decimal
 from ticketing_pipeline.sandbox.dataset import EB_ORDER_DELETED, SandboxDataset
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 # Small but with every case: refunds, partial refunds, cancellations, free tickets, discounts,

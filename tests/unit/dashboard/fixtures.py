@@ -15,8 +15,8 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dashboard.auth import hash_password
 from ticketing_pipeline.dashboard.sandbox_warehouse import build_sandbox_warehouse
 from ticketing_pipeline.dashboard.scope import Scope
-from ticketing_pipeline.demo import render_toml
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec
+from ticketing_pipeline.sandbox_harness import render_toml
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 # ~2,000 orders over five accounts in four currencies (two accounts share AUD).

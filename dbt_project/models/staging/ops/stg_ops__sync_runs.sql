@@ -1,4 +1,4 @@
--- One row per account sync attempt (written by ticketing_pipeline/ingest.py).
+-- One row per account sync attempt (written by ticketing_pipeline/ingest/sync.py).
 with
 
 source as (

@@ -45,8 +45,12 @@ from ticketing_pipeline.warehouse import (  # the lock policy lives with the war
 )
 
 
-def pipeline_name(account: AccountConfig) -> str:
-    return "ticketing_" + re.sub(r"[^a-z0-9_]", "_", account.key.lower())
+def pipeline_name(account: AccountConfig, path: str | None = None) -> str:
+    """``ticketing_<account>`` for the API sync; ``ticketing_<path>_<account>`` for another path
+    into the same raw tables (webhook loads), which keeps its own state so the sync's cursors
+    stay untouched."""
+    prefix = f"ticketing_{path}_" if path else "ticketing_"
+    return prefix + re.sub(r"[^a-z0-9_]", "_", account.key.lower())
 
 
 def build_source(account: AccountConfig, sync: SyncConfig) -> DltSource:
@@ -61,10 +65,13 @@ def lookback_sync(sync: SyncConfig, days: int) -> SyncConfig:
     return sync.model_copy(update={"lookback_seconds": lookback, "skip_events_ended_days": None})
 
 
-def build_pipeline(account: AccountConfig, warehouse: Warehouse, data_dir: Path) -> Pipeline:
-    """The account's own pipeline; its state is also kept in the warehouse (restored from it)."""
+def build_pipeline(
+    account: AccountConfig, warehouse: Warehouse, data_dir: Path, path: str | None = None
+) -> Pipeline:
+    """The account's own pipeline (per ``path``, see :func:`pipeline_name`); its state is also
+    kept in the warehouse (restored from it)."""
     return dlt.pipeline(
-        pipeline_name=pipeline_name(account),
+        pipeline_name=pipeline_name(account, path),
         destination=warehouse.dlt_destination(),
         dataset_name=RAW_SCHEMAS[account.platform.value],
         pipelines_dir=str(data_dir / "dlt"),

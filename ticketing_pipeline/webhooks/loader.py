@@ -40,6 +40,12 @@ import sqlalchemy as sa
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from ticketing_pipeline.config import AccountConfig, ConfigError, Platform, ProjectConfig
+from ticketing_pipeline.ingest.sync import (
+    build_pipeline,
+    describe_failure,
+    discard_pending_packages,
+    run_pipeline,
+)
 from ticketing_pipeline.sources.common import AccountSecretAuth, as_utc, parse_utc
 from ticketing_pipeline.sources.eventbrite import tables as eb
 from ticketing_pipeline.sources.http import (
@@ -358,8 +364,6 @@ def _load(
     warehouse: Warehouse, config: ProjectConfig, account: AccountConfig, planned: Planned
 ) -> dict[str, int]:
     """Load the planned rows; returns once their package is verified committed, raises if not."""
-    from ticketing_pipeline.ingest import discard_pending_packages, pipeline_name, run_pipeline
-
     tables: dict[str, pa.Table] = {}
     for name, records in planned.records.items():
         if records:
@@ -376,12 +380,7 @@ def _load(
         )
         for name, table in tables.items()
     ]
-    pipeline = dlt.pipeline(
-        pipeline_name=pipeline_name(account).replace("ticketing_", "ticketing_webhooks_", 1),
-        destination=warehouse.dlt_destination(),
-        dataset_name=RAW_SCHEMAS[planned.platform],
-        pipelines_dir=str(config.data_dir / "dlt"),
-    )
+    pipeline = build_pipeline(account, warehouse, config.data_dir, path="webhooks")
     # A package a crashed run left holds rows of files still in incoming/ (files move only after
     # their package is committed); they are re-read, so the package is thrown away, not loaded.
     discard_pending_packages(pipeline)
@@ -427,8 +426,6 @@ def load_landed(
         try:
             _load_account(config, warehouse, area, account_key, deliveries, result)
         except Exception as error:  # noqa: BLE001 - one account's trouble never stops the others
-            from ticketing_pipeline.ingest import describe_failure
-
             # Not loaded (or not verified loaded): the files stay in incoming/ for the next run.
             reason = f"{account_key}: {describe_failure(error)}"
             for path, _ in deliveries:
