@@ -1,186 +1,36 @@
 {#
   One row per order line of either platform: (platform, account_id, order_id, ticket_type_id).
 
-  Lines come from the admissions (Humanitix tickets, Eventbrite attendees) of orders that exist
-  in the store: an order missing from raw has no lines, which reconciliation then reports.
-  Amounts are summed in integer minor units; what the order reports and its admissions do not
-  (Eventbrite's order-level discount, any order-level gross or refund the tickets do not carry)
-  is split over the lines by largest remainder, so the lines of an order always add up to the
-  order. Definitions of each amount: ticket_sales.yml and the README.
+  This model's job is the order: it unions the per-platform lines (int_humanitix_order_lines,
+  int_eventbrite_order_lines: the admissions of each order summed per ticket type, in integer
+  minor units), derives the order's status, and splits what the order reports and its lines do
+  not (Eventbrite's order-level discount, any order-level gross or refund the admissions do not
+  carry) over the lines by largest remainder, so the lines of an order always add up to the
+  order. Then it converts to major units. Definitions of each amount: ticket_sales.yml and the
+  README.
 
   Performance: order-level figures are grouped once and joined back (no window over a million
   lines); the window functions of the allocation only see the few orders that need one.
 #}
 {%- set order_key = 'platform, account_id, order_id' -%}
 {%- set allocated_amounts = ['gross', 'discount', 'refunded'] -%}
+{#- The columns every per-platform model provides (documented in their .yml), named so the
+    union never depends on their order. -#}
+{%- set line_columns = [
+    'platform', 'account_id', 'event_id', 'session_id', 'order_id', 'ticket_type_id',
+    'ticket_type_name', 'order_state', 'financial_status', 'quantity', 'quantity_refunded',
+    'currency', 'gross_minor', 'discount_minor', 'platform_fee_minor', 'payment_fee_minor',
+    'tax_minor', 'refunded_minor', 'order_gross_minor', 'order_discount_minor',
+    'order_refunded_minor', 'ordered_at', 'updated_at', 'purchaser_name', 'purchaser_email',
+    'sales_channel', 'promo_code', 'ingested_via'
+] -%}
 with
-
-hx_orders as (
-
-    select * from {{ ref('stg_humanitix__orders') }}
-
-),
-
-hx_tickets as (
-
-    select * from {{ ref('stg_humanitix__tickets') }}
-
-),
-
-hx_ticket_lines as (
-
-    -- Tickets summed per order line first (exact decimals), converted to minor units once.
-    select
-        account_id,
-        order_id,
-        ticket_type_id,
-        max(ticket_type_name) as ticket_type_name,
-        -- 'webhook' sorts after 'api': the line is "webhook" when any of its rows came so.
-        max(ingested_via) as ingested_via,
-        count(*) as quantity,
-        sum(case when is_cancelled then 1 else 0 end) as quantity_refunded,
-        -- The tickets' sale figures (totalsV2, or the legacy fields of older rows): a
-        -- cancelled ticket keeps its gross and its refund there, not in its zeroed `total`.
-        sum(gross_amount) as gross,
-        sum(discount_amount) as discount,
-        sum(refunded_amount) as refunded,
-        -- fees and tax of the admissions still valid (Humanitix returns them on refund)
-        sum(case when is_cancelled then 0 else platform_fee_amount end) as platform_fee,
-        sum(case when is_cancelled then 0 else payment_fee_amount end) as payment_fee,
-        sum(case when is_cancelled then 0 else tax_amount end) as taxes,
-        max(updated_at) as updated_at
-    from hx_tickets
-    group by account_id, order_id, ticket_type_id
-
-),
-
-hx_order_lines as (
-
-    select
-        'humanitix' as platform,
-        orders.account_id,
-        orders.event_id,
-        orders.event_date_id as session_id,
-        orders.order_id,
-        lines.ticket_type_id,
-        lines.ticket_type_name,
-        orders.order_state,
-        orders.financial_status,
-        lines.quantity,
-        lines.quantity_refunded,
-        orders.currency,
-        -- what the buyer paid: net price (after discount, tax included) + passed-on fee
-        {{ major_to_minor('lines.gross', 'orders.currency') }} as gross_minor,
-        {{ major_to_minor('lines.discount', 'orders.currency') }} as discount_minor,
-        {{ major_to_minor('lines.platform_fee', 'orders.currency') }} as platform_fee_minor,
-        {{ major_to_minor('lines.payment_fee', 'orders.currency') }} as payment_fee_minor,
-        {{ major_to_minor('lines.taxes', 'orders.currency') }} as tax_minor,
-        {{ major_to_minor('lines.refunded', 'orders.currency') }} as refunded_minor,
-        -- The order's own figures: gross sales, discounts and refunds as Humanitix reports them.
-        {{ major_to_minor('coalesce(orders.gross_sales, 0)', 'orders.currency') }}
-            as order_gross_minor,
-        {{ major_to_minor('coalesce(orders.discounts, 0)', 'orders.currency') }}
-            as order_discount_minor,
-        {{ major_to_minor('coalesce(orders.refunds, 0)', 'orders.currency') }}
-            as order_refunded_minor,
-        orders.ordered_at,
-        greatest(orders.updated_at, lines.updated_at) as updated_at,
-        orders.purchaser_name,
-        orders.purchaser_email,
-        orders.sales_channel,
-        orders.promo_code,
-        greatest(orders.ingested_via, lines.ingested_via) as ingested_via
-    from hx_ticket_lines as lines
-    inner join hx_orders as orders
-        on lines.account_id = orders.account_id
-        and lines.order_id = orders.order_id
-
-),
-
-eb_orders as (
-
-    select * from {{ ref('stg_eventbrite__orders') }}
-    -- Deleted orders never happened as far as sales go (Eventbrite's reports drop them too).
-    where order_state <> 'deleted'
-
-),
-
-eb_attendees as (
-
-    select * from {{ ref('stg_eventbrite__attendees') }}
-
-),
-
-eb_attendee_lines as (
-
-    select
-        account_id,
-        order_id,
-        ticket_class_id,
-        max(ticket_class_name) as ticket_class_name,
-        max(ingested_via) as ingested_via,
-        sum(quantity) as quantity,
-        sum(case when is_voided then quantity else 0 end) as quantity_refunded,
-        -- gross = what the buyer paid: base price (after discount) + tax (+ fees passed on)
-        sum(gross_minor) as gross_minor,
-        -- Costs never change after purchase; a void admission's money is no longer collected
-        -- (refunded, or the order cancelled): it counts as refunded, and so do its fees and tax.
-        sum(case when is_voided then 0 else eventbrite_fee_minor end) as platform_fee_minor,
-        sum(case when is_voided then 0 else payment_fee_minor end) as payment_fee_minor,
-        sum(case when is_voided then 0 else tax_minor end) as tax_minor,
-        sum(case when is_voided then gross_minor else 0 end) as refunded_minor,
-        max(updated_at) as updated_at
-    from eb_attendees
-    group by account_id, order_id, ticket_class_id
-
-),
-
-eb_order_lines as (
-
-    select
-        'eventbrite' as platform,
-        orders.account_id,
-        orders.event_id,
-        orders.event_id as session_id,
-        orders.order_id,
-        lines.ticket_class_id as ticket_type_id,
-        lines.ticket_class_name as ticket_type_name,
-        orders.order_state,
-        -- No financial status on Eventbrite: the money of void attendees tells (see below).
-        cast(null as {{ text_type() }}) as financial_status,
-        lines.quantity,
-        lines.quantity_refunded,
-        orders.currency,
-        lines.gross_minor,
-        -- Eventbrite reports discounts per order only: allocated below.
-        cast(0 as bigint) as discount_minor,
-        lines.platform_fee_minor,
-        lines.payment_fee_minor,
-        lines.tax_minor,
-        lines.refunded_minor,
-        orders.gross_minor as order_gross_minor,
-        orders.discount_minor as order_discount_minor,
-        -- No order-level refund figure: the attendees' refunds are the order's.
-        cast(null as bigint) as order_refunded_minor,
-        orders.ordered_at,
-        greatest(orders.updated_at, lines.updated_at) as updated_at,
-        orders.purchaser_name,
-        orders.purchaser_email,
-        'online' as sales_channel,
-        orders.promo_code,
-        greatest(orders.ingested_via, lines.ingested_via) as ingested_via
-    from eb_attendee_lines as lines
-    inner join eb_orders as orders
-        on lines.account_id = orders.account_id
-        and lines.order_id = orders.order_id
-
-),
 
 unioned as (
 
-    select * from hx_order_lines
+    select {{ line_columns | join(', ') }} from {{ ref('int_humanitix_order_lines') }}
     union all
-    select * from eb_order_lines
+    select {{ line_columns | join(', ') }} from {{ ref('int_eventbrite_order_lines') }}
 
 ),
 
