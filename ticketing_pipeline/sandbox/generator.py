@@ -16,6 +16,8 @@ import gc
 import hashlib
 import random
 from bisect import bisect
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -75,6 +77,7 @@ from ticketing_pipeline.sandbox.records import (
 )
 
 T = TypeVar("T")
+K = TypeVar("K", tuple[int, int], int)
 _ZERO = hx_money(0)
 DEFAULT_ANCHOR = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 DAY_MS = 86_400_000
@@ -257,6 +260,11 @@ BASE_PRICES = (2500, 2950, 3500, 3995, 4500, 4999, 5500, 6500, 7900, 8990)
 PROMO_CODES = (("EARLYBIRD", 10), ("FRIENDS20", 20), ("MEMBERS15", 15), ("CREW50", 50))
 # Tickets per order: 1..6, about two on average.
 TICKET_COUNT_CUM = tuple(accumulate((0.40, 0.35, 0.10, 0.10, 0.03, 0.02)))
+MAX_TICKETS_PER_ORDER = len(TICKET_COUNT_CUM)
+# Sessions that sell out: this share of the sessions with at least SELL_OUT_MIN_ORDERS planned
+# orders (at least one per account that has any), chosen with their own seeded random stream.
+SELL_OUT_SHARE = 0.15
+SELL_OUT_MIN_ORDERS = 20
 
 # Eventbrite category/format ids (its public taxonomy).
 EB_CATEGORY = {
@@ -289,7 +297,7 @@ def _secret(seed: int, label: str, length: int, alphabet: str) -> str:
 
 
 def _ticket_count(rng: random.Random) -> int:
-    return min(bisect(TICKET_COUNT_CUM, rng.random()) + 1, 6)
+    return min(bisect(TICKET_COUNT_CUM, rng.random()) + 1, MAX_TICKETS_PER_ORDER)
 
 
 def _weighted(rng: random.Random, items: list[T], cum: list[int]) -> T:
@@ -357,25 +365,35 @@ def build_hx_order(
     outcome: str | None = None,
     outcome_ms: int = 0,
     checkin: bool = False,
+    within_capacity: bool = False,
 ) -> str:
     """Create one order with its tickets, store them and append their index entries.
 
     ``outcome`` "refund" cancels (and refunds) every ticket at ``outcome_ms``; "partial" cancels
     some. ``checkin`` marks complete tickets of a past session as checked in. Returns the id.
     Some orders on events with packages buy one package: its tickets share the package's price.
+    ``within_capacity`` (later sales, once capacities are set) buys only ticket types with room
+    for the largest order left in the session, so no type is ever sold beyond its quantity.
     """
     session = event.sessions[pos]
     currency = event.currency
+    types = [t for t in event.ticket_types if not t.deleted and not t.disabled]
+    packages = event.packages
+    if within_capacity:
+        types = [
+            t for t in types if t.quantity - event.sold.get((t.id, pos), 0) >= MAX_TICKETS_PER_ORDER
+        ]
+        open_ids = {t.id for t in types}
+        packages = [p for p in packages if all(t.id in open_ids for t, _, _ in p.items)]
     package = None
-    if event.packages and rng.random() < 0.12:
-        package = event.packages[rng.randrange(len(event.packages))]
+    if packages and rng.random() < 0.12:
+        package = packages[rng.randrange(len(packages))]
     percent, code, auto = 0, None, False
     if package is not None:
         chosen = [t for t, quantity, _ in package.items for _ in range(quantity)]
         n = len(chosen)
         prices = package_shares(package.price, [t.price for t in chosen])
     else:
-        types = [t for t in event.ticket_types if not t.deleted and not t.disabled]
         cum = list(accumulate(t.weight for t in types))
         n = _ticket_count(rng)
         main = _weighted(rng, types, cum)
@@ -611,20 +629,22 @@ def build_eb_order(
     outcome: str | None = None,
     outcome_ms: int = 0,
     checkin: bool = False,
+    within_capacity: bool = False,
 ) -> str:
     """Create one Eventbrite order with its attendees; store bytes, append index entries.
 
     ``outcome``: "refunded" / "cancelled" / "deleted" apply to the whole order at
     ``outcome_ms``; "partial" refunds some attendees and the order stays ``placed``.
+    ``within_capacity``: capacities are sized after generation, so only later sales (mutate)
+    pass it; they buy only classes with room for the largest order, so quantity_sold never
+    exceeds quantity_total (the caller checks that such a class exists).
     """
     currency = event.currency
-    # Capacities are sized after generation (quantity_total 0 until then); later sales (mutate)
-    # keep clear of sold-out classes so quantity_sold never exceeds quantity_total.
-    open_classes = [
-        tc
-        for tc in event.ticket_classes
-        if tc.quantity_total == 0 or tc.sold + 6 <= tc.quantity_total
-    ] or list(event.ticket_classes)
+    open_classes = list(event.ticket_classes)
+    if within_capacity:
+        open_classes = [
+            tc for tc in open_classes if tc.sold + MAX_TICKETS_PER_ORDER <= tc.quantity_total
+        ]
     classes = (
         [
             tc
@@ -870,6 +890,70 @@ class _Generator:
         # Sales ramp up towards the event: the max of two uniforms leans late.
         return lo + int((hi - lo) * max(rng.random(), rng.random()))
 
+    def _choose_sell_outs(self, label: str, counts: dict[K, int], eligible: set[K]) -> set[K]:
+        """The sessions (keys of ``counts``, planned orders each) that will sell out.
+
+        ``SELL_OUT_SHARE`` of the sessions with enough orders, at least one when any is
+        eligible, drawn from a stream of their own: the main stream's draws stay as they were.
+        """
+        enough = [key for key, n in counts.items() if n >= SELL_OUT_MIN_ORDERS]
+        candidates = sorted(key for key in enough if key in eligible)
+        if not candidates:
+            return set()
+        want = min(len(candidates), max(1, round(SELL_OUT_SHARE * len(enough))))
+        return set(self._sell_out_rng(label).sample(candidates, want))
+
+    def _sell_out_rng(self, label: str) -> random.Random:
+        return random.Random(f"sell-out:{self.spec.seed}:{label}")
+
+    @staticmethod
+    def _sell_out_times(rng: random.Random, lo: int, hi: int, count: int) -> list[int]:
+        """``count`` order times in ``[lo, hi]`` for a session that sells out, the last one the
+        sell-out: on-sales that sell out fast right after tickets open, late rushes that sell
+        out in the last stretch before the date, and steady sellers in between.
+        """
+        span = max(hi - lo, HOUR_MS)
+        shape = rng.random()
+        if shape < 0.35:  # an on-sale rush: gone within the first fifth of the sales window
+            sell_out, burst = lo + int(span * rng.uniform(0.02, 0.2)), 0.6
+        elif shape < 0.75:  # a late rush: the last stretch before the date sells it out
+            sell_out, burst = lo + int(span * rng.uniform(0.7, 0.98)), 0.15
+        else:  # steady, with an opening burst
+            sell_out, burst = lo + int(span * rng.uniform(0.35, 0.7)), 0.3
+        reach = sell_out - lo
+        times = []
+        for _ in range(count - 1):
+            if rng.random() < burst:
+                # The opening days: most of a burst lands in the first hours.
+                at = int(min(reach, 3 * DAY_MS) * rng.random() ** 3)
+            else:
+                # Accelerating towards the sell-out (the max of three uniforms leans late).
+                at = int(reach * max(rng.random(), rng.random(), rng.random()))
+            times.append(lo + min(at, reach - 1))
+        return [*sorted(times), sell_out]
+
+    def _reshape_sell_outs(
+        self,
+        label: str,
+        plan: list[tuple[int, ...]],
+        key_of: Callable[[tuple[int, ...]], K],
+        windows: dict[K, tuple[int, int]],
+        chosen: set[K],
+    ) -> None:
+        """Replace, in place, the planned times of the chosen sessions' orders by a sell-out
+        curve (their count and everything else planned stay as they were)."""
+        rng = self._sell_out_rng(f"{label}:times")
+        slots: dict[K, list[int]] = {}
+        for i, entry in enumerate(plan):
+            key = key_of(entry)
+            if key in chosen:
+                slots.setdefault(key, []).append(i)
+        for key in sorted(slots):
+            lo, hi = windows[key]
+            times = self._sell_out_times(rng, lo, hi, len(slots[key]))
+            for i, at in zip(slots[key], times, strict=True):
+                plan[i] = (at, *plan[i][1:])
+
     # --- Humanitix --------------------------------------------------------------------------
 
     def _hx_account(self, k: int, currency: str, n_orders: int) -> None:
@@ -909,6 +993,10 @@ class _Generator:
             )
             day_ms = self._event_days(j, n_events, future=draft)
             count = rng.choice((1, 1, 2, 3, 4))
+            if j == 3:
+                # Every account has a recurring event (3+ dates on one schedule), whatever the
+                # draws before it: the data set always shows ``scheduleId``.
+                count = max(count, 3)
             times = self._session_times(day_ms, place.timezone, count, genre[2])
             created_ms = self._event_created(times[0][0])
             sessions = []
@@ -1035,6 +1123,8 @@ class _Generator:
             (0.3 + rng.random()) if e.published and self._hx_bookable(e) else 0.0 for e in events
         ]
         plan: list[tuple[int, int, int]] = []
+        windows: dict[tuple[int, int], tuple[int, int]] = {}
+        single_date: set[tuple[int, int]] = set()
         for e_pos, (event, count) in enumerate(
             zip(events, self._allocate(weights, n_orders), strict=True)
         ):
@@ -1044,13 +1134,25 @@ class _Generator:
                 session = event.sessions[pos]
                 lo = event.created_ms + DAY_MS
                 hi = min(session.start_ms - HOUR_MS, self.anchor_ms - MINUTE_MS)
+                windows[e_pos, pos] = (lo, hi)
                 plan.append((self._order_time(lo, hi), e_pos, pos))
+            if len(sessions) == 1:
+                single_date.add((e_pos, sessions[0]))
+        # Sell-outs: capacities are per ticket type and apply to every date of an event, so a
+        # date can sell out alone only when it is the event's one date on sale.
+        counts = Counter((e_pos, pos) for _, e_pos, pos in plan)
+        sell_outs = self._choose_sell_outs(label, counts, single_date)
+        self._reshape_sell_outs(label, plan, lambda p: (p[1], p[2]), windows, sell_outs)
         plan.sort()
         for created_ms, e_pos, pos in plan:
             event = events[e_pos]
             session = event.sessions[pos]
             roll = rng.random()
             outcome = "refund" if roll < 0.07 else "partial" if roll < 0.12 else None
+            if (e_pos, pos) in sell_outs:
+                # A sold-out date keeps every ticket it sold (a refund would free one): its
+                # capacity is what it sold, reached by its last order. Later refunds (mutate) do.
+                outcome = None
             outcome_ms = 0
             if outcome:
                 hi = min(session.start_ms, self.anchor_ms - MINUTE_MS)
@@ -1069,14 +1171,18 @@ class _Generator:
                 checkin=session.end_ms < self.anchor_ms,
             )
 
-        # Capacities from what sold, one event marked sold out; then render the events.
+        # Capacities from what sold: a margin above it, none on the dates that sold out. One
+        # event is marked sold out by its organiser (a flag, whatever its capacity says); then
+        # render the events.
+        sold_out_events = {e_pos for e_pos, _ in sell_outs}
         sold_out_done = False
-        for event in events:
+        for e_pos, event in enumerate(events):
             event.order_index.sort()
             event.ticket_index.sort()
             for tt in event.ticket_types:
                 sold = max((v for (t, _), v in event.sold.items() if t == tt.id), default=0)
-                tt.quantity = sold + 10 + rng.randrange(sold // 3 + 20)
+                margin = 10 + rng.randrange(sold // 3 + 20)
+                tt.quantity = sold if e_pos in sold_out_events and not tt.deleted else sold + margin
             if not sold_out_done and event.end_ms < self.anchor_ms and event.orders:
                 event.sold_out = sold_out_done = True
             event.record = hx_event_record(account, event)
@@ -1233,6 +1339,7 @@ class _Generator:
         # Orders in time order (ids increase with time, as Eventbrite's do).
         weights = [0.3 + rng.random() for _ in bookable]
         plan: list[tuple[int, int]] = []
+        windows: dict[int, tuple[int, int]] = {}
         for b_pos, (event, count) in enumerate(
             zip(bookable, self._allocate(weights, n_orders), strict=True)
         ):
@@ -1240,8 +1347,15 @@ class _Generator:
             hi = min(event.start_ms - HOUR_MS, self.anchor_ms - MINUTE_MS)
             if event.status == "canceled":
                 hi = cancel_ms - HOUR_MS
+            windows[b_pos] = (lo, max(hi, lo + HOUR_MS))
             for _ in range(count):
                 plan.append((self._order_time(lo, max(hi, lo + HOUR_MS)), b_pos))
+        # Sell-outs: any event (an occurrence of a series too) but a cancelled one.
+        label = f"eventbrite:{org_id}"
+        counts = Counter(b_pos for _, b_pos in plan)
+        on_sale = {b for b, e in enumerate(bookable) if e.status != "canceled"}
+        sell_outs = self._choose_sell_outs(label, counts, on_sale)
+        self._reshape_sell_outs(label, plan, lambda p: p[1], windows, sell_outs)
         plan.sort()
         for created_ms, b_pos in plan:
             event = bookable[b_pos]
@@ -1265,6 +1379,10 @@ class _Generator:
                 # The event was cancelled: everyone was refunded (free orders just cancelled).
                 outcome_ms = cancel_ms + rng.randrange(HOUR_MS)
                 outcome = "refunded" if any(tc.cost for tc in event.ticket_classes) else "cancelled"
+            elif b_pos in sell_outs:
+                # A sold-out event keeps every ticket it sold (a refund would free one): its
+                # capacity is what it sold, reached by its last order. Later refunds (mutate) do.
+                outcome = None
             build_eb_order(
                 ds,
                 org,
@@ -1277,6 +1395,9 @@ class _Generator:
             )
 
         org.order_index.sort()
+        # Capacities from what sold: a margin above it, none on the events that sold out. One
+        # VIP class elsewhere sells out alone (its event stays on sale).
+        sold_out_ids = {bookable[b_pos].id for b_pos in sell_outs}
         sold_out_done = False
         for event_id in org.event_ids:
             event = ds.eb_events[event_id]
@@ -1284,7 +1405,9 @@ class _Generator:
             event.attendee_index.sort()
             for tc in event.ticket_classes:
                 tc.quantity_total = tc.sold + 10 + rng.randrange(tc.sold // 3 + 20)
-                if not sold_out_done and tc.name == "VIP" and tc.sold > 0:
+                if event_id in sold_out_ids:
+                    tc.quantity_total = tc.sold
+                elif not sold_out_done and tc.name == "VIP" and tc.sold > 0:
                     tc.quantity_total = tc.sold
                     sold_out_done = True
         for event_id in org.event_ids:

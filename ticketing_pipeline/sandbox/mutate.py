@@ -36,6 +36,7 @@ from ticketing_pipeline.sandbox.generator import (
     FIRST_NAMES,
     HOUR_MS,
     LAST_NAMES,
+    MAX_TICKETS_PER_ORDER,
     build_eb_order,
     build_hx_order,
 )
@@ -147,18 +148,29 @@ class _Mutator:
     # --- Humanitix ---------------------------------------------------------------------------
 
     def hx_new(self, account: HxAccount, t_ms: int) -> str | None:
+        # Only dates with room for the largest order in some ticket type: a sold-out date (or
+        # one a refund freed a ticket or two on) gets no new sale.
         choices = [
             (event, pos)
             for event in account.events.values()
             if event.published
             for pos, s in enumerate(event.sessions)
-            if not s.deleted and not s.disabled and s.start_ms > t_ms + HOUR_MS
+            if not s.deleted
+            and not s.disabled
+            and s.start_ms > t_ms + HOUR_MS
+            and any(
+                t.quantity - event.sold.get((t.id, pos), 0) >= MAX_TICKETS_PER_ORDER
+                for t in event.ticket_types
+                if not t.deleted and not t.disabled
+            )
         ]
         if not choices:
             return None
         event, pos = choices[self.rng.randrange(len(choices))]
         self.mark(event.order_index, event.ticket_index)
-        order_id = build_hx_order(self.ds, account, event, pos, t_ms, self.rng)
+        order_id = build_hx_order(
+            self.ds, account, event, pos, t_ms, self.rng, within_capacity=True
+        )
         self.notice(
             "humanitix",
             account.account_id,
@@ -269,14 +281,15 @@ class _Mutator:
             and event.status == "live"
             and event.start_ms > t_ms + HOUR_MS
             and any(
-                tc.sold + 6 <= tc.quantity_total and not tc.hidden for tc in event.ticket_classes
+                tc.sold + MAX_TICKETS_PER_ORDER <= tc.quantity_total and not tc.hidden
+                for tc in event.ticket_classes
             )
         ]
         if not choices:
             return None
         event = choices[self.rng.randrange(len(choices))]
         self.mark(event.order_index, event.attendee_index, org.order_index)
-        order_id = build_eb_order(self.ds, org, event, t_ms, self.rng)
+        order_id = build_eb_order(self.ds, org, event, t_ms, self.rng, within_capacity=True)
         self.notice(
             "eventbrite", org.id, "order.placed", order_id, f"/orders/{order_id}/", iso_s(t_ms)
         )

@@ -52,6 +52,10 @@ class AccountTruth:
     # Σ quantity_sold of the event's ticket classes).
     sold_by_event: dict[str, int] = field(default_factory=dict)
     ticket_money: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # Humanitix only
+    # Sessions whose tickets sold reached their capacity, as the API reports both (Humanitix:
+    # complete tickets of a date vs the event's ``totalCapacity``, which applies to each date;
+    # Eventbrite: Σ ``quantity_sold`` vs the event's ``capacity``). Sorted session ids.
+    sessions_at_capacity: list[str] = field(default_factory=list)
     # Humanitix: events per region (``location``); regions other than the account's own are
     # served only with ``overrideLocation``.
     events_by_region: dict[str, int] = field(default_factory=dict)
@@ -75,6 +79,7 @@ class AccountTruth:
                 c: {k: str(v) for k, v in m.items()} for c, m in self.ticket_money.items()
             },
             "events_by_region": self.events_by_region,
+            "sessions_at_capacity": self.sessions_at_capacity,
         }
 
 
@@ -106,10 +111,12 @@ def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
                 for key in ("grossSales", "netSales", "refunds", "total"):
                     _add(truth.money, currency, f"totals.{key}", decimal_of(order["totals"][key]))
             sold = 0
+            sold_by_date: Counter[str] = Counter()
             for raw in event.tickets.values():
                 ticket = loads(raw)
                 tickets_by[ticket["status"]] += 1
                 sold += ticket["status"] == "complete"
+                sold_by_date[ticket["eventDateId"]] += ticket["status"] == "complete"
                 currency = ticket["currency"]
                 _add(truth.money, currency, "ticket.price", decimal_of(ticket["price"]))
                 _add(truth.money, currency, "ticket.total", decimal_of(ticket["total"]))
@@ -118,6 +125,13 @@ def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
                     _add(truth.ticket_money, currency, key, decimal_of(v2[name]))
                 _add(truth.ticket_money, currency, "net", decimal_of(v2["netSales"]))
             truth.sold_by_event[event.id] = sold
+            capacity = record["totalCapacity"]
+            truth.sessions_at_capacity += [
+                d["_id"]
+                for d in record["dates"]
+                if not d["deleted"] and capacity and sold_by_date[d["_id"]] >= capacity
+            ]
+        truth.sessions_at_capacity.sort()
         truth.events_by_region = dict(sorted(regions.items()))
         truth.orders = sum(orders_by.values())
         truth.orders_by_status = dict(sorted(orders_by.items()))
@@ -143,6 +157,9 @@ def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
                 sold += quantity
                 _add(truth.money, event.currency, "ticket_class.quantity_sold", Decimal(quantity))
             truth.sold_by_event[event.id] = sold
+            capacity = loads(event.record)["capacity"]
+            if capacity and sold >= capacity:
+                truth.sessions_at_capacity.append(event.id)
             for _, attendee_id, flag in event.attendee_index:
                 if flag == EB_ATT_DELETED:
                     continue
@@ -162,6 +179,7 @@ def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
             orders_by[order["status"]] += 1
             gross = order["costs"]["gross"]
             _add(truth.money, gross["currency"], "order.costs.gross.value", Decimal(gross["value"]))
+        truth.sessions_at_capacity.sort()
         truth.orders = sum(orders_by.values())
         truth.orders_by_status = dict(sorted(orders_by.items()))
         truth.tickets = sum(tickets_by.values())

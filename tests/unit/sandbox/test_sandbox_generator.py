@@ -188,3 +188,114 @@ def test_truth_reads_ticket_sales_from_totals_v2_and_matches_the_orders() -> Non
                 assert tickets["refunded"] == money["totals.refunds"] > 0, moment
                 assert tickets["net"] == money["totals.netSales"], moment
                 assert money["ticket.total"] == money["totals.total"], moment
+
+
+# --- sessions that sell out ------------------------------------------------------------------
+
+
+def test_a_seeded_share_of_sessions_sells_out_at_the_order_that_reached_capacity() -> None:
+    ds = generate(SandboxSpec(orders=10_000))
+    truth = ds.truth()
+    assert {platform for (platform, _), t in truth.items() if t.sessions_at_capacity} == {
+        "humanitix",
+        "eventbrite",
+    }
+    for (platform, account_id), account_truth in truth.items():
+        sold_out = account_truth.sessions_at_capacity
+        # Humanitix capacities apply to every date of an event: only one-date events sell out.
+        assert sold_out or platform == "humanitix", f"{platform} {account_id}: no sell-out"
+        sessions_with_sales = [s for s, n in session_sales(ds, platform, account_id).items() if n]
+        assert len(sold_out) <= max(1, round(0.3 * len(sessions_with_sales)))
+        for session_id in sold_out:
+            orders = session_orders(ds, platform, session_id)
+            # No ticket of a sold-out session was refunded: its last order sold the last ticket.
+            assert all(refunded == 0 for _, _, refunded in orders)
+            capacity, sold = session_capacity(ds, platform, session_id)
+            assert capacity == sold == sum(tickets for _, tickets, _ in orders) > 0
+    # Eventbrite reports them as sold out; Humanitix only through its capacity.
+    from ticketing_pipeline.sandbox.records import eb_event_sales_status, eb_ticket_class_record
+
+    for key, account_truth in truth.items():
+        if key[0] != "eventbrite":
+            continue
+        for session_id in account_truth.sessions_at_capacity:
+            event = ds.eb_events[session_id]
+            status = eb_event_sales_status(event, [event], ds.now_ms)["sales_status"]
+            assert status == "sold_out"
+            assert {
+                eb_ticket_class_record(event, tc, ds.now_ms)["on_sale_status"]
+                for tc in event.ticket_classes
+            } == {"SOLD_OUT"}
+
+
+def test_sell_outs_follow_the_seed() -> None:
+    def sold_out(seed: int) -> list[str]:
+        truth = generate(SandboxSpec(orders=3_000, seed=seed)).truth()
+        return sorted(s for t in truth.values() for s in t.sessions_at_capacity)
+
+    assert sold_out(3) == sold_out(3) != sold_out(4)
+
+
+def test_mutate_never_sells_beyond_capacity_and_refunds_free_tickets() -> None:
+    ds = generate(SandboxSpec(orders=3_000, seed=5))
+    before = {s for t in ds.truth().values() for s in t.sessions_at_capacity}
+    for _ in range(6):
+        ds.mutate(fraction=0.1)
+        for event in ds.hx_events.values():
+            for (type_id, _), sold in event.sold.items():
+                (ticket_type,) = [t for t in event.ticket_types if t.id == type_id]
+                assert sold <= ticket_type.quantity
+        for eb_event in ds.eb_events.values():
+            assert all(tc.sold <= tc.quantity_total for tc in eb_event.ticket_classes)
+    after = {s for t in ds.truth().values() for s in t.sessions_at_capacity}
+    # Refunds freed tickets on some sold-out sessions; none sold out from later sales alone.
+    assert after < before
+
+
+def session_sales(ds: SandboxDataset, platform: str, account_id: str) -> dict[str, int]:
+    """Tickets still sold per session of one account."""
+    if platform == "humanitix":
+        out: Counter[str] = Counter()
+        for event in ds.hx_accounts[account_id].events.values():
+            for (_, pos), sold in event.sold.items():
+                out[event.sessions[pos].id] += sold
+        return dict(out)
+    events = (ds.eb_events[e] for e in ds.eb_orgs[account_id].event_ids)
+    return {e.id: sum(tc.sold for tc in e.ticket_classes) for e in events if not e.is_parent}
+
+
+def session_orders(
+    ds: SandboxDataset, platform: str, session_id: str
+) -> list[tuple[str, int, int]]:
+    """(created, tickets, tickets refunded) of each order of one session, oldest first."""
+    out = []
+    if platform == "humanitix":
+        (event,) = [e for e in ds.hx_events.values() if e.session_pos(session_id) is not None]
+        for order_id, ticket_ids in event.order_tickets.items():
+            order = orjson.loads(event.orders[order_id])
+            if order["eventDateId"] == session_id:
+                statuses = [orjson.loads(event.tickets[t])["status"] for t in ticket_ids]
+                out.append((order["createdAt"], len(statuses), statuses.count("cancelled")))
+    else:
+        eb_event = ds.eb_events[session_id]
+        for order_id, attendee_ids in eb_event.order_attendees.items():
+            attendees = [orjson.loads(eb_event.attendees[a]) for a in attendee_ids]
+            gone = sum(a["status"] not in ("Attending", "Checked In") for a in attendees)
+            created = orjson.loads(ds.eb_orders[order_id])["created"]
+            out.append((created, len(attendees), gone))
+    return sorted(out)
+
+
+def session_capacity(ds: SandboxDataset, platform: str, session_id: str) -> tuple[int, int]:
+    """(capacity, tickets sold) of one session, as its served records say."""
+    if platform == "humanitix":
+        (event,) = [e for e in ds.hx_events.values() if e.session_pos(session_id) is not None]
+        record = orjson.loads(event.record)
+        sold = sum(
+            orjson.loads(raw)["status"] == "complete"
+            and orjson.loads(raw)["eventDateId"] == session_id
+            for raw in event.tickets.values()
+        )
+        return record["totalCapacity"], sold
+    eb_event = ds.eb_events[session_id]
+    return orjson.loads(eb_event.record)["capacity"], sum(tc.sold for tc in eb_event.ticket_classes)
