@@ -33,16 +33,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ticketing_pipeline.config import ProjectConfig  # noqa: E402
-from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env  # noqa: E402
-from ticketing_pipeline.defs.transform import (  # noqa: E402
-    PRODUCTION_BUILD_ARGS,
-    dbt_env,
-    dbt_executable,
-)
 from ticketing_pipeline.ingest.sync import sync_accounts  # noqa: E402
 from ticketing_pipeline.sandbox.generator import SandboxSpec  # noqa: E402
 from ticketing_pipeline.sandbox.server import SandboxServer  # noqa: E402
 from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config  # noqa: E402
+from ticketing_pipeline.transform.dbt import (  # noqa: E402
+    DBT_PROJECT_DIR,
+    PRODUCTION_BUILD,
+    dbt_command,
+    dbt_run_env,
+)
 from ticketing_pipeline.warehouse import resolve_warehouse  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -78,27 +78,15 @@ def config_for(size: int, url: str, data_dir: Path) -> ProjectConfig:
 
 
 def dbt_build(
-    config: ProjectConfig, target: Path, args: list[str] = PRODUCTION_BUILD_ARGS
+    config: ProjectConfig, target: Path, args: list[str] = PRODUCTION_BUILD
 ) -> tuple[float, float | None, float, str]:
     """Run ``dbt <args>``; returns (wall s, dbt's own run s, CPU s of dbt, summary line).
 
     CPU time (user + system of the dbt process, DuckDB's threads included) says more than wall
     time on a shared machine; on PostgreSQL it misses the server's share.
     """
-    env = {**dbt_subprocess_env(resolve_warehouse(config), threads=4), **dbt_env(config)}
-    command = [
-        dbt_executable(),
-        "--no-use-colors",
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target),
-    ]
+    env = dbt_run_env(config, resolve_warehouse(config))
+    command = dbt_command(args, target)
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(

@@ -192,8 +192,8 @@ def demo(
 
 
 def _build_marts_and_report(config: ProjectConfig) -> None:
-    from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD, DbtCommandError, run_dbt
     from ticketing_pipeline.ingest.reports import summarize_sales
+    from ticketing_pipeline.transform.dbt import PRODUCTION_BUILD, DbtCommandError, run_dbt
     from ticketing_pipeline.warehouse import resolve_warehouse
 
     try:

@@ -22,7 +22,6 @@ import pytest
 from tests.integration.ingest_helpers import config_for, rows
 from tests.integration.test_webhook_load import land
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD, DbtCommandError, run_dbt
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.defs.transform import FULL_BUILD_JOB
 from ticketing_pipeline.ingest.sync import sync_accounts
@@ -30,6 +29,7 @@ from ticketing_pipeline.operations.build import build_marts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.sources.http import parse_json_exact
+from ticketing_pipeline.transform.dbt import PRODUCTION_BUILD, DbtCommandError, run_dbt
 from ticketing_pipeline.warehouse import (
     LOCK_WAIT_ENV,
     Warehouse,

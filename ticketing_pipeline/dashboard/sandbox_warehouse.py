@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ticketing_pipeline import dbt_cli
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
+from ticketing_pipeline.transform import dbt as dbt_cli
 
 
 class BuildError(RuntimeError):
@@ -81,7 +81,7 @@ def forecast_vars(server: SandboxServer) -> str:
 
 
 def run_dbt(config: ProjectConfig, args: list[str], target_path: Path) -> str:
-    """``dbt <args>`` on the config's warehouse (see ``ticketing_pipeline.dbt_cli``)."""
+    """``dbt <args>`` on the config's warehouse (see ``ticketing_pipeline.transform.dbt``)."""
     try:
         return dbt_cli.run_dbt(config, args, target_path)
     except dbt_cli.DbtCommandError as error:

@@ -23,7 +23,6 @@
 import importlib.metadata
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -46,16 +45,21 @@ from dagster_dbt import (
 from packaging import version
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.dbt_profile import (
-    DBT_PROJECT_DIR,
-    dbt_profile_environment,
-    dbt_target,
-)
 from ticketing_pipeline.defs.ingest import (  # RAW_FRESHNESS: re-exported; raw assets set it
     RAW_FRESHNESS,  # noqa: F401
     WAREHOUSE_WRITER_POOL,
 )
 from ticketing_pipeline.defs.transform_checks import build_mart_check_step
+from ticketing_pipeline.transform.dbt import (
+    DBT_PROJECT_DIR,
+    PRODUCTION_BUILD,
+    dbt_env,
+    dbt_executable,
+    dbt_on_path,
+    dbt_profile_environment,
+    dbt_target,
+    manifest_is_stale,
+)
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind, is_lock_conflict
 
 log = logging.getLogger(__name__)
@@ -67,9 +71,6 @@ FULL_BUILD_JOB = "dbt_full_build"
 FULL_BUILD_CRON = "0 4 * * *"  # after the ingest's daily look-back sync (03:30)
 AUTOMATION_SENSOR = "dbt_automation_sensor"
 
-# Unit tests check the models' logic on fixed inputs: they belong to CI (tests/integration/dbt
-# runs them), not to every production build, as dbt recommends. Data tests still run.
-PRODUCTION_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 # After a webhook batch: the models only. The data tests (~50 nodes, more than half the time)
 # run in the automation's and the daily full builds; the mart checks run in the webhook run.
 WEBHOOK_BUILD_ARGS = ["run"]
@@ -150,7 +151,7 @@ def dbt_project(warehouse: Warehouse) -> DbtProject:
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(warehouse)
     )
-    with dbt_profile_environment(warehouse, extra=_dbt_on_path()):
+    with dbt_profile_environment(warehouse, extra=dbt_on_path()):
         project.prepare_if_dev()
     return project
 
@@ -165,29 +166,13 @@ def prepare_dbt_manifest(warehouse: Warehouse | None = None) -> Path:
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(warehouse)
     )
-    with dbt_profile_environment(warehouse, extra=_dbt_on_path()):
+    with dbt_profile_environment(warehouse, extra=dbt_on_path()):
         project.preparer.prepare(project)
     return project.manifest_path
 
 
-PROJECT_SOURCES = ("dbt_project.yml", "models", "macros", "tests")
-
-
-def _manifest_is_stale(project: DbtProject) -> bool:
-    """Missing, or older than a file of the project (a checkout changed after the build)."""
-    if not project.manifest_path.exists():
-        return True
-    built = project.manifest_path.stat().st_mtime
-    for name in PROJECT_SOURCES:
-        path = Path(project.project_dir) / name
-        files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
-        if any(f.is_file() and f.stat().st_mtime > built for f in files):
-            return True
-    return False
-
-
 def _manifest_ready(project: DbtProject, warehouse: Warehouse) -> DbtProject:
-    if _manifest_is_stale(project):
+    if manifest_is_stale(project.manifest_path):
         # A checkout that skipped (or predates) the build step: parse once rather than load
         # assets that no longer match the models.
         log.warning(
@@ -195,46 +180,9 @@ def _manifest_ready(project: DbtProject, warehouse: Warehouse) -> DbtProject:
             "ticketing_pipeline.defs.transform.prepare_dbt_manifest() at build time instead)",
             project.manifest_path,
         )
-        with dbt_profile_environment(warehouse, extra=_dbt_on_path()):
+        with dbt_profile_environment(warehouse, extra=dbt_on_path()):
             project.preparer.prepare(project)
     return project
-
-
-def dbt_executable() -> str:
-    """The ``dbt`` beside this interpreter (a virtualenv not on PATH), else the one on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
-
-
-def _dbt_on_path() -> dict[str, str]:
-    """PATH with dbt's directory first: dagster-dbt's preparer runs plain ``dbt``."""
-    directory = str(Path(dbt_executable()).parent)
-    return {"PATH": os.pathsep.join([directory, os.environ.get("PATH", "")])}
-
-
-ACCOUNTS_ENV = "TICKETING_DBT_ACCOUNTS"
-
-
-def dbt_accounts(config: ProjectConfig) -> list[dict[str, Any]]:
-    """The configured accounts as ticket_platforms lists them: never their secrets."""
-    return [
-        {
-            "platform": account.platform.value,
-            "account_id": account.account_id,
-            "display_name": account.display_name,
-            "enabled": account.enabled,
-        }
-        for account in config.accounts
-    ]
-
-
-def dbt_env(config: ProjectConfig) -> dict[str, str]:
-    """Environment (besides the profile's) for every dbt invocation.
-
-    The accounts travel as an environment variable, not ``--vars``: dbt re-parses the whole
-    project whenever ``--vars`` change, but only the model reading an env var when it changes.
-    """
-    return {ACCOUNTS_ENV: json.dumps(dbt_accounts(config), sort_keys=True)}
 
 
 def build_dbt_assets(
@@ -256,7 +204,7 @@ def build_dbt_assets(
         with dbt_profile_environment(warehouse, extra=environment):
             yield from stream_dbt_under_lock_policy(
                 warehouse,
-                lambda: dbt.cli(PRODUCTION_BUILD_ARGS, context=context, raise_on_error=False),
+                lambda: dbt.cli(PRODUCTION_BUILD, context=context, raise_on_error=False),
             )
 
     return ticketing_dbt

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR
+from ticketing_pipeline.transform.dbt import DBT_PROJECT_DIR
 
 MART = "session_complete"
 MARTS_SCHEMA = "marts"

@@ -1,6 +1,6 @@
 """``ticketing build``: build the marts with dbt from the command line, showing each model.
 
-Runs the same dbt project, profile and environment as ``dbt_cli.run_dbt`` and the Dagster dbt
+Runs the same dbt project, profile and environment as ``transform.dbt.run_dbt`` and the Dagster dbt
 assets (so these are the marts production builds), but streams dbt's structured log
 (``--log-format json``) instead of capturing it: each model, test and seed is reported as dbt
 finishes it, and a failure is named (resource type, name, dbt's error) rather than left in a
@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.dbt_cli import PRODUCTION_BUILD
-from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
-from ticketing_pipeline.defs.transform import dbt_env, dbt_executable
+from ticketing_pipeline.transform.dbt import (
+    DBT_PROJECT_DIR,
+    PRODUCTION_BUILD,
+    dbt_command,
+    dbt_run_env,
+)
 from ticketing_pipeline.warehouse import WarehouseLockedError, is_lock_conflict, resolve_warehouse
 
 # dbt's run_result statuses that mean the node did not do its job.
@@ -139,24 +142,6 @@ def collect(
     return result
 
 
-def dbt_command(args: list[str], target_path: Path) -> list[str]:
-    return [
-        dbt_executable(),
-        "--no-use-colors",
-        "--log-format",
-        "json",
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(target_path),
-    ]
-
-
 def build_marts(
     config: ProjectConfig,
     args: list[str] | None = None,
@@ -168,13 +153,13 @@ def build_marts(
     target_path = target_path or config.data_dir / "dbt_target"
     target_path.mkdir(parents=True, exist_ok=True)
     warehouse = resolve_warehouse(config)
-    environment = {**dbt_subprocess_env(warehouse, threads=threads), **dbt_env(config)}
+    environment = dbt_run_env(config, warehouse, threads=threads)
     # The warehouse's lock policy: a DuckDB file held by another process fails dbt before any
     # node runs; such a build is started again within the bounded wait, then reported as such.
     wait = warehouse.lock_wait()
     while True:
         with subprocess.Popen(
-            dbt_command(args or PRODUCTION_BUILD, target_path),
+            dbt_command(args or PRODUCTION_BUILD, target_path, json_log=True),
             cwd=DBT_PROJECT_DIR,
             env=environment,
             stdout=subprocess.PIPE,

@@ -17,14 +17,13 @@ import pytest
 import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.dbt_profile import DBT_PROJECT_DIR, dbt_subprocess_env
-from ticketing_pipeline.defs.transform import dbt_env, dbt_executable
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.money import minor_to_decimal
 from ticketing_pipeline.sandbox.dataset import EB_ORDER_DELETED, SandboxDataset
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
 from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
+from ticketing_pipeline.transform.dbt import DBT_PROJECT_DIR, dbt_command, dbt_run_env
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 # Small but with every case: refunds, partial refunds, cancellations, free tickets, discounts,
@@ -81,24 +80,12 @@ def run_dbt(
     artifacts, and consecutive runs of one module still parse partially.
     """
     warehouse = resolve_warehouse(config)
-    command = [
-        dbt_executable(),
-        "--no-use-colors",
-        *args,
-        *(["--vars", orjson.dumps(extra_vars).decode()] if extra_vars else []),
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(target_path),
-    ]
+    extra = ["--vars", orjson.dumps(extra_vars).decode()] if extra_vars else []
+    command = dbt_command([*args, *extra], target_path, project_dir=project_dir)
     completed = subprocess.run(
         command,
         cwd=project_dir,
-        env={**dbt_subprocess_env(warehouse, threads=4), **dbt_env(config)},
+        env=dbt_run_env(config, warehouse),
         capture_output=True,
         text=True,
         timeout=900,

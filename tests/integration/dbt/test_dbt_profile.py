@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from ticketing_pipeline.config import ConfigError, ProjectConfig, WarehouseConfig
-from ticketing_pipeline.dbt_profile import (
+from ticketing_pipeline.transform.dbt import (
     DBT_PROJECT_DIR,
     PG_PASSWORD_ENV,
+    dbt_executable,
     dbt_profile_env,
     dbt_profile_environment,
     dbt_subprocess_env,
     dbt_target,
 )
-from ticketing_pipeline.defs.transform import dbt_executable
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 
