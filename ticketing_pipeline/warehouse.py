@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -187,6 +188,33 @@ class Warehouse:
                 sa.event.listen(engine, "do_connect", self._connect_when_free)
             return engine
         return sa.create_engine(self.sqlalchemy_url(), pool_pre_ping=True)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[sa.Connection]:
+        """One connection on an engine of its own, disposed on the way out (also on error).
+
+        The connection commits only what the block commits (SQLAlchemy's commit-as-you-go); what
+        is left uncommitted is rolled back. Disposing the engine closes the DuckDB file at once,
+        so a writer is never left waiting on a connection that is no longer used. ``read_only``
+        as for :meth:`engine`: on DuckDB it takes no writer lock (and so does not wait for one).
+        """
+        engine = self.engine(read_only=read_only)
+        try:
+            with engine.connect() as connection:
+                yield connection
+        finally:
+            engine.dispose()
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A writer connection in one transaction: committed when the block ends, rolled back if
+        it raises; the engine is disposed either way (see :meth:`connect`)."""
+        engine = self.engine()
+        try:
+            with engine.begin() as connection:
+                yield connection
+        finally:
+            engine.dispose()
 
     def _connect_when_free(
         self, dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
