@@ -127,8 +127,11 @@ def test_duckdb_writer_follows_the_lock_policy(duckdb_warehouse: Warehouse) -> N
     try:
         assert holder.stdout.readline().strip() == "holding"
         # The policy's bound is 0 s here: the writer gives up at once, naming the holder.
-        with pytest.raises(WarehouseLockedError, match=f"PID {holder.pid}"):
-            duckdb_warehouse.begin().__enter__()
+        with (
+            pytest.raises(WarehouseLockedError, match=f"PID {holder.pid}"),
+            duckdb_warehouse.begin(),
+        ):
+            pass
         # A reader is not a writer: it shares the file with the other reader.
         assert count(duckdb_warehouse) == 1
     finally:
