@@ -176,12 +176,8 @@ _WINDOWS_SQL = {
 
 
 def _rows(warehouse: Warehouse, sql: str, **params: Any) -> list[sa.Row[Any]]:
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(sa.text(sql), params))
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        return list(connection.execute(sa.text(sql), params))
 
 
 def on_sale_windows(

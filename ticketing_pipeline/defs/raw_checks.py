@@ -30,15 +30,11 @@ def raw_table_quality(warehouse: Warehouse, schema: str, table: str) -> dict[str
     or not loaded yet)."""
 
     def read() -> tuple[dict | None, dict | None]:
-        engine = warehouse.engine(read_only=True)
-        try:
-            with engine.connect() as connection:
-                return (
-                    invalid_field_counts(connection, schema, table),
-                    rejected_record_counts(connection, schema, table_name=table),
-                )
-        finally:
-            engine.dispose()
+        with warehouse.connect(read_only=True) as connection:
+            return (
+                invalid_field_counts(connection, schema, table),
+                rejected_record_counts(connection, schema, table_name=table),
+            )
 
     # A writer outside Dagster (the CLI sync) may hold the DuckDB file for a while.
     invalid, rejected = warehouse.retry_while_locked(read)

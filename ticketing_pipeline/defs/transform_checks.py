@@ -41,12 +41,8 @@ MAX_LISTED = 20
 
 
 def _query(warehouse: Warehouse, sql: str) -> list[sa.Row[Any]]:
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(sa.text(sql)))
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        return list(connection.execute(sa.text(sql)))
 
 
 def _listing(lines: Sequence[str]) -> str:

@@ -125,12 +125,8 @@ def read_snapshot(
         .where(table.c.status.in_(("live", "started")))
         .where(sa.func.coalesce(table.c.ends_at, table.c.starts_at) >= since)
     )
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(query)]
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        rows = [dict(row._mapping) for row in connection.execute(query)]
     sessions = tuple(sorted(map(_session, rows), key=lambda s: s.sort_key))
     digest = hashlib.sha256()
     for session in sessions:

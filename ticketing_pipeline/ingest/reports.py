@@ -48,44 +48,38 @@ class AccountSummary:
 
 
 def summarize_raw(warehouse: Warehouse) -> list[AccountSummary]:
-    engine = warehouse.engine(read_only=True)
     summaries: dict[tuple[str, str], AccountSummary] = {}
 
     def summary(platform: str, account_id: str) -> AccountSummary:
         return summaries.setdefault((platform, account_id), AccountSummary(platform, account_id))
 
-    try:
-        with engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            for platform, metrics in _COUNTS.items():
-                schema = f"raw_{platform}"
-                counts: dict[tuple[str, str], int] = defaultdict(int)
-                for metric, table, where in metrics:
-                    if not inspector.has_table(table, schema=schema):
+    with warehouse.connect(read_only=True) as connection:
+        inspector = sa.inspect(connection)
+        for platform, metrics in _COUNTS.items():
+            schema = f"raw_{platform}"
+            counts: dict[tuple[str, str], int] = defaultdict(int)
+            for metric, table, where in metrics:
+                if not inspector.has_table(table, schema=schema):
+                    continue
+                query = sa.text(
+                    f"select account_id, count(*) from {schema}.{table} "  # noqa: S608 - fixed names
+                    f"where {where} group by 1"
+                )
+                for account_id, count in connection.execute(query):
+                    counts[(account_id, metric)] = int(count)
+                    summary(platform, account_id)
+            for (account_id, metric), count in counts.items():
+                summary(platform, account_id).counts[metric] = count
+            if inspector.has_table("orders", schema=schema):
+                for account_id, currency, total in connection.execute(sa.text(_GROSS[platform])):
+                    if currency is None or total is None:
                         continue
-                    query = sa.text(
-                        f"select account_id, count(*) from {schema}.{table} "  # noqa: S608 - fixed names
-                        f"where {where} group by 1"
+                    amount = (
+                        minor_to_decimal(int(total), currency)
+                        if platform == "eventbrite"
+                        else Decimal(total)
                     )
-                    for account_id, count in connection.execute(query):
-                        counts[(account_id, metric)] = int(count)
-                        summary(platform, account_id)
-                for (account_id, metric), count in counts.items():
-                    summary(platform, account_id).counts[metric] = count
-                if inspector.has_table("orders", schema=schema):
-                    for account_id, currency, total in connection.execute(
-                        sa.text(_GROSS[platform])
-                    ):
-                        if currency is None or total is None:
-                            continue
-                        amount = (
-                            minor_to_decimal(int(total), currency)
-                            if platform == "eventbrite"
-                            else Decimal(total)
-                        )
-                        summary(platform, account_id).gross[currency] = amount
-    finally:
-        engine.dispose()
+                    summary(platform, account_id).gross[currency] = amount
     return sorted(summaries.values(), key=lambda s: (s.platform, s.account_id))
 
 
@@ -108,12 +102,8 @@ def summarize_sales(warehouse: Warehouse) -> list[SalesSummary]:
         "sum(quantity - quantity_refunded), sum(gross_amount), sum(refunded_amount), "
         "sum(net_amount) from marts.ticket_sales group by 1, 2, 3 order by 1, 2, 3"
     )
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(query).all()
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        rows = connection.execute(query).all()
     return [
         SalesSummary(
             platform,
@@ -233,23 +223,17 @@ def sync_quality(
     warehouse right after the account's sync (``tables_loaded``: tables it wrote rows to)."""
     schema = RAW_SCHEMAS[platform]
     quality = SyncQuality()
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            for table in sorted(set(tables_loaded) - {REJECTED_RECORDS_TABLE}):
-                counts = invalid_field_counts(connection, staging_schema(schema), table, account_id)
-                if counts is None:
-                    continue
-                quality.recorded = True
-                for (_, field_name), n in counts.items():
-                    quality.invalid_fields[(table, field_name)] = n
-            rejected = rejected_record_counts(
-                connection, schema, account_id=account_id, since=started
-            )
-            if rejected is not None:
-                quality.recorded = True
-                for (_, table, reason), n in rejected.items():
-                    quality.rejected[(table, reason)] = n
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        for table in sorted(set(tables_loaded) - {REJECTED_RECORDS_TABLE}):
+            counts = invalid_field_counts(connection, staging_schema(schema), table, account_id)
+            if counts is None:
+                continue
+            quality.recorded = True
+            for (_, field_name), n in counts.items():
+                quality.invalid_fields[(table, field_name)] = n
+        rejected = rejected_record_counts(connection, schema, account_id=account_id, since=started)
+        if rejected is not None:
+            quality.recorded = True
+            for (_, table, reason), n in rejected.items():
+                quality.rejected[(table, reason)] = n
     return quality

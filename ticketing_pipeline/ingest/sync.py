@@ -170,17 +170,13 @@ def record_sync(
         normalize_info = trace.last_normalize_info if trace is not None else None
         if normalize_info is not None:
             rows = sum(data_row_counts(normalize_info.row_counts).values())
-    engine = warehouse.engine()
-    try:
-        warehouse.retry_while_locked(lambda: _append_sync_log(engine, account, rows, error))
-    finally:
-        engine.dispose()
+    warehouse.retry_while_locked(lambda: _append_sync_log(warehouse, account, rows, error))
 
 
 def _append_sync_log(
-    engine: sa.Engine, account: AccountConfig, rows: int, error: str | None
+    warehouse: Warehouse, account: AccountConfig, rows: int, error: str | None
 ) -> None:
-    with engine.begin() as connection:
+    with warehouse.begin() as connection:
         connection.execute(sa.schema.CreateSchema(SYNC_LOG_SCHEMA, if_not_exists=True))
         table = _sync_log(sa.MetaData())
         table.create(connection, checkfirst=True)
@@ -273,16 +269,12 @@ def committed_load_ids(warehouse: Warehouse, dataset: str, load_ids: list[str]) 
     written after every table of the package was committed)."""
     if not load_ids:
         return set()
-    engine = warehouse.engine()
-    try:
-        with engine.connect() as connection:
-            query = sa.text(
-                f"select load_id from {dataset}._dlt_loads "  # noqa: S608 - our schema name
-                "where status = 0 and load_id in :ids"
-            ).bindparams(sa.bindparam("ids", expanding=True))
-            return {str(r[0]) for r in connection.execute(query, {"ids": load_ids})}
-    finally:
-        engine.dispose()
+    with warehouse.connect() as connection:
+        query = sa.text(
+            f"select load_id from {dataset}._dlt_loads "  # noqa: S608 - our schema name
+            "where status = 0 and load_id in :ids"
+        ).bindparams(sa.bindparam("ids", expanding=True))
+        return {str(r[0]) for r in connection.execute(query, {"ids": load_ids})}
 
 
 def load_new_package(pipeline: Pipeline, data: Any, warehouse: Warehouse) -> PipelineOutcome:

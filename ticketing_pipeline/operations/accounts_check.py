@@ -307,19 +307,15 @@ def latest_sync_runs(warehouse: Warehouse) -> dict[str, tuple[SyncRun, SyncRun |
         warehouse.duckdb_path and warehouse.duckdb_path.exists()
     ):
         return {}
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table("sync_runs", schema="ticketing_ops"):
-                return {}
-            rows = connection.execute(
-                sa.text(
-                    "select platform, account_id, status, finished_at, rows_loaded, error "
-                    "from ticketing_ops.sync_runs order by finished_at"
-                )
-            ).all()
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        if not sa.inspect(connection).has_table("sync_runs", schema="ticketing_ops"):
+            return {}
+        rows = connection.execute(
+            sa.text(
+                "select platform, account_id, status, finished_at, rows_loaded, error "
+                "from ticketing_ops.sync_runs order by finished_at"
+            )
+        ).all()
     out: dict[str, tuple[SyncRun, SyncRun | None]] = {}
     for platform, account_id, status, finished_at, rows_loaded, error in rows:
         finished = finished_at if finished_at.tzinfo else finished_at.replace(tzinfo=UTC)

@@ -196,17 +196,13 @@ def api_path_within_base(api_url: str, base_url: str) -> str:
 def _synced_event_ids(warehouse: Warehouse, account_id: str) -> set[str]:
     """Ids of the Eventbrite events stored for the account (empty before its first sync)."""
     schema = RAW_SCHEMAS["eventbrite"]
-    engine = warehouse.engine()
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table("events", schema=schema):
-                return set()
-            query = sa.text(
-                f"select event_id from {schema}.events where account_id = :account"  # noqa: S608
-            )
-            return {str(row[0]) for row in connection.execute(query, {"account": account_id})}
-    finally:
-        engine.dispose()
+    with warehouse.connect() as connection:
+        if not sa.inspect(connection).has_table("events", schema=schema):
+            return set()
+        query = sa.text(
+            f"select event_id from {schema}.events where account_id = :account"  # noqa: S608
+        )
+        return {str(row[0]) for row in connection.execute(query, {"account": account_id})}
 
 
 class EventbriteFetcher:
@@ -328,19 +324,15 @@ def _stored_cursors(
     schema = RAW_SCHEMAS[platform]
     id_column = SHAPES[platform][table].columns[0].name
     cursor_column = CURSORS[platform][1]
-    engine = warehouse.engine()
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table(table, schema=schema):
-                return {}
-            query = sa.text(
-                f"select {id_column}, {cursor_column} from {schema}.{table} "  # noqa: S608
-                f"where account_id = :account and {id_column} in :keys"
-            ).bindparams(sa.bindparam("keys", expanding=True))
-            found = connection.execute(query, {"account": account_id, "keys": keys})
-            return {str(key): cursor for key, cursor in found}
-    finally:
-        engine.dispose()
+    with warehouse.connect() as connection:
+        if not sa.inspect(connection).has_table(table, schema=schema):
+            return {}
+        query = sa.text(
+            f"select {id_column}, {cursor_column} from {schema}.{table} "  # noqa: S608
+            f"where account_id = :account and {id_column} in :keys"
+        ).bindparams(sa.bindparam("keys", expanding=True))
+        found = connection.execute(query, {"account": account_id, "keys": keys})
+        return {str(key): cursor for key, cursor in found}
 
 
 def _drop_stale(warehouse: Warehouse, planned: Planned, account_id: str) -> int:
