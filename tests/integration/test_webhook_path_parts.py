@@ -13,13 +13,13 @@ import dagster as dg
 from tests.integration.test_webhook_load import land
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.definitions import build_definitions
-from ticketing_pipeline.defs.transform import (
+from ticketing_pipeline.defs.webhooks import WEBHOOK_JOB
+from ticketing_pipeline.transform.dbt import (
+    DBT_PROJECT_DIR,
     TARGET_DIR_RETENTION_SECONDS,
     dbt_selection_for_raw_tables,
     prune_dbt_target_dirs,
 )
-from ticketing_pipeline.defs.webhooks import WEBHOOK_JOB
-from ticketing_pipeline.transform.dbt import DBT_PROJECT_DIR
 from ticketing_pipeline.webhooks.landing import LandingArea
 
 

@@ -23,10 +23,8 @@
 import importlib.metadata
 import json
 import logging
-import re
 import shutil
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from functools import cache, cached_property
@@ -57,8 +55,10 @@ from ticketing_pipeline.transform.dbt import (
     dbt_executable,
     dbt_on_path,
     dbt_profile_environment,
+    dbt_selection_for_raw_tables,
     dbt_target,
     manifest_is_stale,
+    prune_dbt_target_dirs,
 )
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind, is_lock_conflict
 
@@ -243,49 +243,6 @@ def stream_dbt_under_lock_policy(
         if not locked:
             raise error
         wait.pause_or_give_up(str(error))
-
-
-# A folder dagster-dbt made for one invocation: "<op name>-<run id[:7]>-<uuid[:7]>".
-_INVOCATION_DIR = re.compile(r"^\w+-[0-9a-f]{7}-[0-9a-f]{7}$")
-# Failed builds' folders stay this long for an operator to read dbt's log and run results.
-TARGET_DIR_RETENTION_SECONDS = 3 * 86_400
-
-
-def prune_dbt_target_dirs(
-    target_dir: Path, older_than_seconds: float = TARGET_DIR_RETENTION_SECONDS
-) -> int:
-    """Remove per-invocation folders under dbt's ``target/`` not modified for
-    ``older_than_seconds``; the shared manifest and partial parse stay. Returns how many."""
-    if not target_dir.is_dir():
-        return 0
-    cutoff = time.time() - older_than_seconds
-    removed = 0
-    for child in target_dir.iterdir():
-        if not (child.is_dir() and _INVOCATION_DIR.match(child.name)):
-            continue
-        try:
-            stale = child.stat().st_mtime < cutoff
-        except FileNotFoundError:  # another run removed it meanwhile
-            continue
-        if stale:
-            shutil.rmtree(child, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def dbt_selection_for_raw_tables(
-    manifest: Mapping[str, Any], raw_tables: Iterable[tuple[str, str]]
-) -> list[str]:
-    """dbt selectors for everything downstream of the given ``(schema, table)`` raw tables
-    that dbt declares as sources (a dlt bookkeeping table feeds no model), with the ancestors
-    of those models (dbt's ``@``): a warehouse whose models were never built (raw data only)
-    gets the views of untouched sources too, which cost little to recreate."""
-    declared = {(source["source_name"], source["name"]) for source in manifest["sources"].values()}
-    return [
-        f"@source:{schema}.{table}"
-        for schema, table in sorted(set(raw_tables))
-        if (schema, table) in declared
-    ]
 
 
 def stream_build_after_raw_changes(

@@ -16,17 +16,20 @@ It imports no Dagster: running dbt from the CLI does not pay Dagster's import.
   held by a reader is started again, within the warehouse's bounded wait.
 - **Manifest**: where the parsed project lives and :func:`manifest_is_stale`, which tells a
   checkout changed since the parse (the Dagster definitions prepare it with dagster-dbt's
-  preparer at build time, ``make manifest``).
+  preparer at build time, ``make manifest``); the selectors of what raw tables feed, and the
+  pruning of per-invocation target folders.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -279,3 +282,48 @@ def manifest_is_stale(manifest_path: Path = MANIFEST_PATH) -> bool:
         if any(f.is_file() and f.stat().st_mtime > built for f in files):
             return True
     return False
+
+
+# --- dbt's folders and selections ---------------------------------------------------------------
+
+# A folder dagster-dbt made for one invocation: "<op name>-<run id[:7]>-<uuid[:7]>".
+_INVOCATION_DIR = re.compile(r"^\w+-[0-9a-f]{7}-[0-9a-f]{7}$")
+# Failed builds' folders stay this long for an operator to read dbt's log and run results.
+TARGET_DIR_RETENTION_SECONDS = 3 * 86_400
+
+
+def prune_dbt_target_dirs(
+    target_dir: Path, older_than_seconds: float = TARGET_DIR_RETENTION_SECONDS
+) -> int:
+    """Remove per-invocation folders under dbt's ``target/`` not modified for
+    ``older_than_seconds``; the shared manifest and partial parse stay. Returns how many."""
+    if not target_dir.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for child in target_dir.iterdir():
+        if not (child.is_dir() and _INVOCATION_DIR.match(child.name)):
+            continue
+        try:
+            stale = child.stat().st_mtime < cutoff
+        except FileNotFoundError:  # another run removed it meanwhile
+            continue
+        if stale:
+            shutil.rmtree(child, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def dbt_selection_for_raw_tables(
+    manifest: Mapping[str, Any], raw_tables: Iterable[tuple[str, str]]
+) -> list[str]:
+    """dbt selectors for everything downstream of the given ``(schema, table)`` raw tables
+    that dbt declares as sources (a dlt bookkeeping table feeds no model), with the ancestors
+    of those models (dbt's ``@``): a warehouse whose models were never built (raw data only)
+    gets the views of untouched sources too, which cost little to recreate."""
+    declared = {(source["source_name"], source["name"]) for source in manifest["sources"].values()}
+    return [
+        f"@source:{schema}.{table}"
+        for schema, table in sorted(set(raw_tables))
+        if (schema, table) in declared
+    ]
