@@ -307,27 +307,23 @@ def test_staging_falls_back_to_legacy_fields_for_rows_without_totals_v2(
 ) -> None:
     # Rows loaded before the totals_v2_* columns existed read them as null: the legacy ticket
     # fields count then. Checked inside a transaction that is rolled back.
-    engine = real_duckdb.warehouse.engine()
-    try:
-        with engine.connect() as connection:
-            transaction = connection.begin()
-            connection.execute(
-                sa.text(
-                    "update raw_humanitix.tickets set totals_v2_gross_sales = null, "
-                    "totals_v2_refunds = null where order_id = :o"
-                ),
-                {"o": W6586ALS},
-            )
-            rows = connection.execute(
-                sa.text(
-                    "select ticket_type_name, ticket_status, gross_amount, refunded_amount, "
-                    "has_totals_v2 from staging.stg_humanitix__tickets where order_id = :o"
-                ),
-                {"o": W6586ALS},
-            ).all()
-            transaction.rollback()
-    finally:
-        engine.dispose()
+    with real_duckdb.warehouse.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(
+            sa.text(
+                "update raw_humanitix.tickets set totals_v2_gross_sales = null, "
+                "totals_v2_refunds = null where order_id = :o"
+            ),
+            {"o": W6586ALS},
+        )
+        rows = connection.execute(
+            sa.text(
+                "select ticket_type_name, ticket_status, gross_amount, refunded_amount, "
+                "has_totals_v2 from staging.stg_humanitix__tickets where order_id = :o"
+            ),
+            {"o": W6586ALS},
+        ).all()
+        transaction.rollback()
     assert {r.has_totals_v2 for r in rows} == {False}
     by_type = {(r.ticket_type_name, r.ticket_status): r for r in rows}
     sunday = by_type[("Sunday", "complete")]

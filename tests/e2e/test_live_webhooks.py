@@ -57,14 +57,8 @@ open(report, "w").write(json.dumps({"reads": reads, "refused": refused}))
 
 
 def _order_lines(warehouse, order_ids: set[str]) -> set[str]:
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.text("select distinct order_id from marts.ticket_sales")
-            ).all()
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        rows = connection.execute(sa.text("select distinct order_id from marts.ticket_sales")).all()
     return {row.order_id for row in rows} & order_ids
 
 

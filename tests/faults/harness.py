@@ -147,33 +147,29 @@ def table_checksums(
     warehouse = resolve_warehouse(config)
     if warehouse.kind.value == "duckdb" and not (warehouse.duckdb_path or Path()).exists():
         return {}
-    engine = warehouse.engine(read_only=warehouse.kind.value == "duckdb")
     sums: dict[str, tuple[int, str]] = {}
-    try:
-        with engine.connect() as connection:
-            # information_schema rather than SQLAlchemy's inspector: duckdb_engine's inspector
-            # sends PostgreSQL catalog queries DuckDB cannot answer.
-            columns: dict[str, list[str]] = {}
-            for schema, table, column in connection.execute(
-                sa.text(
-                    "select table_schema, table_name, column_name from information_schema.columns"
-                    " where table_schema in :schemas"
-                ).bindparams(sa.bindparam("schemas", expanding=True)),
-                {"schemas": schemas},
-            ):
-                if table.startswith("_dlt") or table in skip or column.startswith("_dlt"):
-                    continue
-                if column in skip_columns:
-                    continue
-                columns.setdefault(f"{schema}.{table}", []).append(column)
-            for table in sorted(columns):
-                select = ", ".join(f'"{c}"' for c in sorted(columns[table]))
-                found = connection.execute(sa.text(f"select {select} from {table}"))  # noqa: S608
-                rows = sorted(repr(tuple(_canonical(v) for v in r)) for r in found)
-                digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
-                sums[table] = (len(rows), digest)
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=warehouse.kind.value == "duckdb") as connection:
+        # information_schema rather than SQLAlchemy's inspector: duckdb_engine's inspector
+        # sends PostgreSQL catalog queries DuckDB cannot answer.
+        columns: dict[str, list[str]] = {}
+        for schema, table, column in connection.execute(
+            sa.text(
+                "select table_schema, table_name, column_name from information_schema.columns"
+                " where table_schema in :schemas"
+            ).bindparams(sa.bindparam("schemas", expanding=True)),
+            {"schemas": schemas},
+        ):
+            if table.startswith("_dlt") or table in skip or column.startswith("_dlt"):
+                continue
+            if column in skip_columns:
+                continue
+            columns.setdefault(f"{schema}.{table}", []).append(column)
+        for table in sorted(columns):
+            select = ", ".join(f'"{c}"' for c in sorted(columns[table]))
+            found = connection.execute(sa.text(f"select {select} from {table}"))  # noqa: S608
+            rows = sorted(repr(tuple(_canonical(v) for v in r)) for r in found)
+            digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+            sums[table] = (len(rows), digest)
     return sums
 
 

@@ -35,12 +35,8 @@ def config_for(
 
 
 def rows(warehouse: Warehouse, sql: str) -> list[tuple]:
-    engine = warehouse.engine()
-    try:
-        with engine.connect() as connection:
-            return [tuple(r) for r in connection.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
+    with warehouse.connect() as connection:
+        return [tuple(r) for r in connection.execute(sa.text(sql))]
 
 
 def staging_facts(config: ProjectConfig) -> dict[tuple[str, str], dict[str, Any]]:

@@ -100,11 +100,8 @@ def test_page_failing_mid_sync_fails_the_account_and_loses_nothing(
 def _has_orders(warehouse) -> bool:
     import sqlalchemy as sa
 
-    engine = warehouse.engine()
-    try:
-        return sa.inspect(engine).has_table("orders", schema="raw_humanitix")
-    finally:
-        engine.dispose()
+    with warehouse.connect() as connection:
+        return sa.inspect(connection).has_table("orders", schema="raw_humanitix")
 
 
 def test_wrong_key_fails_clearly_and_others_still_load(server, tmp_path: Path, monkeypatch) -> None:

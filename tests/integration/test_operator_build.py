@@ -39,17 +39,13 @@ def test_build_shows_each_model_and_names_a_failing_test(tmp_path: Path, monkeyp
 
     # A duplicated raw order breaks the staging model's uniqueness test: the build fails and
     # names that test; the marts downstream are skipped, not rebuilt on bad data.
-    engine = warehouse.engine()
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "insert into raw_humanitix.orders "
-                    "select * from raw_humanitix.orders order by order_id limit 1"
-                )
+    with warehouse.begin() as connection:
+        connection.execute(
+            sa.text(
+                "insert into raw_humanitix.orders "
+                "select * from raw_humanitix.orders order by order_id limit 1"
             )
-    finally:
-        engine.dispose()
+        )
     seen = []
     outcome = build_marts(config, on_node=seen.append)
     assert not outcome.ok and outcome.returncode != 0

@@ -80,18 +80,14 @@ def test_orders_that_stop_fail_the_check_and_selling_accounts_pass(
     # The stopped account's orders of the last four days never arrived (e.g. a revoked key
     # that made its syncs load nothing): remove them from the warehouse.
     cutoff = now - timedelta(days=4)
-    engine = warehouse.engine()
-    try:
-        with engine.begin() as connection:
-            removed = connection.execute(
-                sa.text(
-                    "delete from raw_humanitix.orders where account_id = :account "
-                    "and coalesce(completed_at, created_at) >= :cutoff"
-                ),
-                {"account": stopped.account_id, "cutoff": cutoff},
-            ).rowcount
-    finally:
-        engine.dispose()
+    with warehouse.begin() as connection:
+        removed = connection.execute(
+            sa.text(
+                "delete from raw_humanitix.orders where account_id = :account "
+                "and coalesce(completed_at, created_at) >= :cutoff"
+            ),
+            {"account": stopped.account_id, "cutoff": cutoff},
+        ).rowcount
     assert removed > 0
 
     after = {v.account_key: v for v in silence_verdicts(warehouse, accounts, now)}

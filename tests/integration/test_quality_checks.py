@@ -39,12 +39,8 @@ def server() -> Iterator[SandboxServer]:
 
 
 def execute(sql: str, config) -> None:
-    engine = resolve_warehouse(config).engine()
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(sql)
-    finally:
-        engine.dispose()
+    with resolve_warehouse(config).begin() as connection:
+        connection.exec_driver_sql(sql)
 
 
 def spoil(config, account_id: str, orders: int, rejected: int) -> None:
@@ -216,27 +212,23 @@ def test_quality_counts_on_postgresql(postgres_url: str) -> None:
 
     warehouse = Warehouse(WarehouseKind.POSTGRES, postgres_url=postgres_url)
     bad = '{"totals.grossSales": {"value": "12,50", "error": "not a number"}}'
-    engine = warehouse.engine()
-    try:
-        with engine.begin() as connection:
-            for schema in ("raw_humanitix", "raw_humanitix_staging"):
-                connection.exec_driver_sql(f"create schema {schema}")
-                connection.exec_driver_sql(
-                    f"create table {schema}.orders (account_id text, invalid_fields text)"
-                )
-                connection.exec_driver_sql(
-                    f"insert into {schema}.orders values ('a', '{bad}'), ('a', null), ('b', null)"
-                )
+    with warehouse.begin() as connection:
+        for schema in ("raw_humanitix", "raw_humanitix_staging"):
+            connection.exec_driver_sql(f"create schema {schema}")
             connection.exec_driver_sql(
-                "create table raw_humanitix.rejected_records (account_id text, table_name text, "
-                "reason text, record text, rejected_at timestamptz)"
+                f"create table {schema}.orders (account_id text, invalid_fields text)"
             )
             connection.exec_driver_sql(
-                "insert into raw_humanitix.rejected_records values "
-                "('a', 'orders', 'no _id: the record cannot be merged', '{}', now())"
+                f"insert into {schema}.orders values ('a', '{bad}'), ('a', null), ('b', null)"
             )
-    finally:
-        engine.dispose()
+        connection.exec_driver_sql(
+            "create table raw_humanitix.rejected_records (account_id text, table_name text, "
+            "reason text, record text, rejected_at timestamptz)"
+        )
+        connection.exec_driver_sql(
+            "insert into raw_humanitix.rejected_records values "
+            "('a', 'orders', 'no _id: the record cannot be merged', '{}', now())"
+        )
     started = datetime.now(UTC)
     result = quality_check_result(
         "raw_humanitix", "orders", raw_table_quality(warehouse, "raw_humanitix", "orders")

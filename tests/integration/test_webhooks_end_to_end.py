@@ -168,17 +168,13 @@ def test_webhook_changes_reach_ticket_sales_once_with_correct_amounts(
                 want.tickets,
             ), key
             assert marts[key]["statuses"] == +want.orders_by_status, key
-        engine = resolve_warehouse(config).engine()
-        try:
-            with engine.connect() as connection:
-                total, distinct, via_webhook = connection.execute(
-                    sa.text(
-                        "select count(*), count(distinct sale_id), "
-                        "sum(case when ingested_via = 'webhook' then 1 else 0 end) "
-                        "from marts.ticket_sales"
-                    )
-                ).one()
-        finally:
-            engine.dispose()
+        with resolve_warehouse(config).connect() as connection:
+            total, distinct, via_webhook = connection.execute(
+                sa.text(
+                    "select count(*), count(distinct sale_id), "
+                    "sum(case when ingested_via = 'webhook' then 1 else 0 end) "
+                    "from marts.ticket_sales"
+                )
+            ).one()
         assert total == distinct  # exactly once: no sale counted twice
         assert via_webhook > 0

@@ -109,20 +109,16 @@ def test_sync_refuses_a_redirect_and_the_target_sees_nothing(
         assert "stolen" not in result.error and "queryvalue" not in result.error  # ...only it
         assert HX_KEY not in result.error and EB_TOKEN not in result.error
     # Nothing the redirect pointed at was loaded: no raw tables with rows.
-    engine = resolve_warehouse(config).engine()
-    try:
-        with engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            for schema in ("raw_humanitix", "raw_eventbrite"):
-                if schema in inspector.get_schema_names():
-                    for table in inspector.get_table_names(schema=schema):
-                        if not table.startswith("_dlt"):
-                            count = connection.execute(
-                                sa.text(f"select count(*) from {schema}.{table}")
-                            ).scalar_one()
-                            assert count == 0, f"{schema}.{table} loaded {count} rows"
-    finally:
-        engine.dispose()
+    with resolve_warehouse(config).connect() as connection:
+        inspector = sa.inspect(connection)
+        for schema in ("raw_humanitix", "raw_eventbrite"):
+            if schema in inspector.get_schema_names():
+                for table in inspector.get_table_names(schema=schema):
+                    if not table.startswith("_dlt"):
+                        count = connection.execute(
+                            sa.text(f"select count(*) from {schema}.{table}")
+                        ).scalar_one()
+                        assert count == 0, f"{schema}.{table} loaded {count} rows"
 
 
 def test_get_json_refuses_a_redirect(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,21 +105,13 @@ def copy_project(destination: Path) -> Path:
 
 
 def query(warehouse: Warehouse, sql: str, **params: Any) -> list[dict[str, Any]]:
-    engine = warehouse.engine()
-    try:
-        with engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(sa.text(sql), params)]
-    finally:
-        engine.dispose()
+    with warehouse.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(sa.text(sql), params)]
 
 
 def execute(warehouse: Warehouse, sql: str, **params: Any) -> None:
-    engine = warehouse.engine()
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(sql), params)
-    finally:
-        engine.dispose()
+    with warehouse.begin() as connection:
+        connection.execute(sa.text(sql), params)
 
 
 @dataclass

@@ -41,12 +41,8 @@ def sales_lines(warehouse: Warehouse) -> list[Line]:
           on t.platform = s.platform and t.account_id = s.account_id
          and t.session_id = s.session_id
     """
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            rows = [dict(r._mapping) for r in connection.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        rows = [dict(r._mapping) for r in connection.execute(sa.text(sql))]
     lines = []
     for row in rows:
         zone = ZoneInfo(row["timezone"] or "UTC")

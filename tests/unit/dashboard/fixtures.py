@@ -55,23 +55,19 @@ class DashboardWorld:
 
 
 def _pick_accounts(warehouse: Warehouse) -> Accounts:
-    engine = warehouse.engine(read_only=True)
-    try:
-        with engine.connect() as connection:
-            rows = connection.exec_driver_sql(
-                "select platform, account_id, currency, count(distinct event_id) as events "
-                "from marts.ticket_sales group by platform, account_id, currency "
-                "order by platform, account_id"
-            ).fetchall()
-            by_currency = {(r.platform, r.currency): (r.platform, r.account_id) for r in rows}
-            newyork = by_currency[("eventbrite", "USD")]
-            event = connection.exec_driver_sql(
-                "select event_id from marts.ticket_sales where platform = ? and account_id = ? "
-                "group by event_id order by count(*) desc limit 1",
-                newyork,
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    with warehouse.connect(read_only=True) as connection:
+        rows = connection.exec_driver_sql(
+            "select platform, account_id, currency, count(distinct event_id) as events "
+            "from marts.ticket_sales group by platform, account_id, currency "
+            "order by platform, account_id"
+        ).fetchall()
+        by_currency = {(r.platform, r.currency): (r.platform, r.account_id) for r in rows}
+        newyork = by_currency[("eventbrite", "USD")]
+        event = connection.exec_driver_sql(
+            "select event_id from marts.ticket_sales where platform = ? and account_id = ? "
+            "group by event_id order by count(*) desc limit 1",
+            newyork,
+        ).scalar_one()
     return Accounts(
         sydney=by_currency[("humanitix", "AUD")],
         newyork=newyork,

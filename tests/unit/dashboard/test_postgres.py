@@ -125,15 +125,11 @@ def test_readme_read_only_role(
     as_role = Warehouse(pg.kind, postgres_url=readonly_role)
     expected = _headline(DashboardQueries(pg, Scope.admin()), Filters())
     assert _headline(DashboardQueries(as_role, Scope.admin()), Filters()) == expected
-    engine = as_role.engine()
-    try:
-        # Even outside the dashboard's engine the role cannot write, nor read raw tables.
-        with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError, match="read-only"):
-            connection.execute(sa.text("delete from marts.ticket_sales"))
-        with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError, match="permission"):
-            connection.execute(sa.text("select count(*) from raw_humanitix.orders"))
-    finally:
-        engine.dispose()
+    # Even outside the dashboard's engine the role cannot write, nor read raw tables.
+    with as_role.connect() as connection, pytest.raises(sa.exc.DBAPIError, match="read-only"):
+        connection.execute(sa.text("delete from marts.ticket_sales"))
+    with as_role.connect() as connection, pytest.raises(sa.exc.DBAPIError, match="permission"):
+        connection.execute(sa.text("select count(*) from raw_humanitix.orders"))
     # dbt recreates the mart tables; the default privileges keep them readable by the role.
     run_dbt(pg_config, ["run", "--select", "daily_sales"], tmp_path / "dbt_target")
     fresh = DashboardQueries(as_role, Scope.admin(), engine=as_role.engine(read_only=True))
