@@ -39,12 +39,9 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ticketing_pipeline.dashboard.sandbox_warehouse import (  # noqa: E402
-    build_sandbox_warehouse,
-    run_dbt,
-    sandbox_config,
-)
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec  # noqa: E402
+from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse  # noqa: E402
+from ticketing_pipeline.transform.dbt import run_dbt  # noqa: E402
 
 PLACEHOLDER = "1999-01-01T00:00:00+00:00"
 MODEL = "int_session_forecast"
@@ -66,8 +63,7 @@ def build(orders: int, seed: int, data_dir: Path) -> tuple[Path, str]:
     """Sync a sandbox into DuckDB, dbt run, and compile the model with the placeholder."""
     started = time.perf_counter()
     with SandboxServer(SandboxSpec(seed=seed, orders=orders)) as server:
-        build_sandbox_warehouse(server, data_dir)
-        config = sandbox_config(server, data_dir, f"duckdb:///{data_dir / 'warehouse.duckdb'}")
+        config = build_sandbox_warehouse(server, data_dir)
         sql = compile_model(config, data_dir)
     print(f"built {orders:,} orders (seed {seed}) in {time.perf_counter() - started:.0f} s")
     return data_dir / "warehouse.duckdb", sql

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dashboard.auth import hash_password
-from ticketing_pipeline.dashboard.sandbox_warehouse import build_sandbox_warehouse
 from ticketing_pipeline.dashboard.scope import Scope
-from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec
-from ticketing_pipeline.sandbox_harness import render_toml
+from ticketing_pipeline.sandbox import SandboxSpec
+from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse, render_toml
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 # ~2,000 orders over five accounts in four currencies (two accounts share AUD).
@@ -127,8 +126,7 @@ def users_toml_without(toml_text: str, username: str) -> str:
 @functools.cache
 def _build_once(base: Path) -> DashboardWorld:
     data_dir = base / "dashboard_world"
-    with SandboxServer(SPEC) as server:
-        config = build_sandbox_warehouse(server, data_dir)
+    config = build_sandbox_warehouse(SPEC, data_dir)
     warehouse = resolve_warehouse(config)
     accounts = _pick_accounts(warehouse)
     config_path = data_dir / "ticketing.toml"

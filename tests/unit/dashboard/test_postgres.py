@@ -17,9 +17,9 @@ from tests.unit.dashboard.fixtures import SPEC
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dashboard import queries as queries_module
 from ticketing_pipeline.dashboard.queries import DashboardQueries, Filters, dashboard_engine
-from ticketing_pipeline.dashboard.sandbox_warehouse import build_sandbox_warehouse, run_dbt
 from ticketing_pipeline.dashboard.scope import Grant, Scope
-from ticketing_pipeline.sandbox import SandboxServer
+from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse
+from ticketing_pipeline.transform.dbt import run_dbt
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("dashboard_postgres")]
@@ -29,8 +29,7 @@ README = Path(queries_module.__file__).with_name("README.md")
 
 @pytest.fixture(scope="module")
 def pg_config(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> ProjectConfig:
-    with SandboxServer(SPEC) as server:
-        return build_sandbox_warehouse(server, tmp_path_factory.mktemp("pg"), postgres_url)
+    return build_sandbox_warehouse(SPEC, tmp_path_factory.mktemp("pg"), postgres_url)
 
 
 @pytest.fixture(scope="module")
