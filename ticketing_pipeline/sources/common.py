@@ -1,11 +1,13 @@
-"""Small pieces both platform sources use: lazy secret auth, batching, time helpers."""
+"""Small pieces both platform sources use: lazy secret auth, batching, time helpers, and the
+transformer that merges what changed since a cursor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import dlt
 import pyarrow as pa
 from dlt.sources.helpers.rest_client.auth import AuthConfigBase
 from requests import PreparedRequest
@@ -62,6 +64,43 @@ def batched_tables(
             buffer = []
     if buffer:
         yield from shape.to_items(buffer, account_id)
+
+
+def _whole_page(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return page
+
+
+def changed_rows_transformer(
+    data_from: Any,
+    shape: TableShape,
+    account_id: str,
+    cursor: str,
+    lag: float,
+    rows: Callable[[list[dict[str, Any]]], Iterable[Mapping[str, Any]]] = _whole_page,
+) -> Any:
+    """A transformer merging ``shape``'s rows (``rows`` picks them out of each page of
+    ``data_from``), incremental on ``cursor``: rows unchanged since the last sync (minus
+    ``lag`` seconds) are not merged again, so an incremental sync writes what changed.
+
+    "include": records without the cursor (set aside for ``rejected_records``) pass through;
+    shaping never lets such a row into the table itself.
+    """
+
+    @dlt.transformer(
+        data_from=data_from,
+        name=shape.name,
+        write_disposition="merge",
+        primary_key=shape.primary_key,
+    )
+    def changed(
+        page: list[dict[str, Any]],
+        changed_since: dlt.sources.incremental[datetime] = dlt.sources.incremental(
+            cursor, lag=lag, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[pa.Table]:
+        yield from shape.to_items(rows(page), account_id)
+
+    return changed
 
 
 def rebatch(pages: Iterable[list[Any]], size: int = ROWS_PER_TABLE) -> Iterator[list[Any]]:

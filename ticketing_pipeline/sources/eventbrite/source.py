@@ -23,6 +23,7 @@ from ticketing_pipeline.config import AccountConfig, ConfigError, SyncConfig
 from ticketing_pipeline.sources.common import (
     AccountSecretAuth,
     batched_tables,
+    changed_rows_transformer,
     parse_utc,
     rebatch,
 )
@@ -88,20 +89,9 @@ def eventbrite_source(
         # receives, which would filter out older rows of a later item.
         yield events
 
-    @dlt.transformer(
-        data_from=event_pages,
-        name="events",
-        write_disposition="merge",
-        primary_key=tables.EVENTS.primary_key,
+    events = changed_rows_transformer(
+        event_pages, tables.EVENTS, org_id, "changed", float(sync.lookback_seconds)
     )
-    def events(
-        page: list[dict[str, Any]],
-        # Unchanged events are not merged again: an incremental sync writes what changed.
-        changed: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "changed", lag=float(sync.lookback_seconds), on_cursor_value_missing="include"
-        ),
-    ) -> Iterator[pa.Table]:
-        yield from tables.EVENTS.to_items(page, org_id)
 
     @dlt.transformer(
         data_from=event_pages,

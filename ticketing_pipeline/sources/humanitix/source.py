@@ -35,6 +35,7 @@ from ticketing_pipeline.sources.common import (
     AccountSecretAuth,
     as_utc,
     batched_tables,
+    changed_rows_transformer,
     parse_utc,
 )
 from ticketing_pipeline.sources.http import PlatformClient
@@ -165,48 +166,19 @@ def humanitix_source(
                         events.append(event)
         yield events
 
-    @dlt.transformer(
-        data_from=event_pages,
-        name="events",
-        write_disposition="merge",
-        primary_key=tables.EVENTS.primary_key,
+    events = changed_rows_transformer(event_pages, tables.EVENTS, account_id, "updated_at", lag)
+    # Sessions and ticket types are written again when their event changed.
+    event_dates = changed_rows_transformer(
+        event_pages, tables.EVENT_DATES, account_id, "event_updated_at", lag, tables.event_date_rows
     )
-    def events(
-        page: list[dict[str, Any]],
-        # Unchanged events are not merged again: an incremental sync writes what changed.
-        updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "updated_at", lag=lag, on_cursor_value_missing="include"
-        ),
-    ) -> Iterator[pa.Table]:
-        yield from tables.EVENTS.to_items(page, account_id)
-
-    @dlt.transformer(
-        data_from=event_pages,
-        name="event_dates",
-        write_disposition="merge",
-        primary_key=tables.EVENT_DATES.primary_key,
+    ticket_types = changed_rows_transformer(
+        event_pages,
+        tables.TICKET_TYPES,
+        account_id,
+        "event_updated_at",
+        lag,
+        tables.ticket_type_rows,
     )
-    def event_dates(
-        page: list[dict[str, Any]],
-        event_updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "event_updated_at", lag=lag, on_cursor_value_missing="include"
-        ),
-    ) -> Iterator[pa.Table]:
-        yield from tables.EVENT_DATES.to_items(tables.event_date_rows(page), account_id)
-
-    @dlt.transformer(
-        data_from=event_pages,
-        name="ticket_types",
-        write_disposition="merge",
-        primary_key=tables.TICKET_TYPES.primary_key,
-    )
-    def ticket_types(
-        page: list[dict[str, Any]],
-        event_updated_at: dlt.sources.incremental[datetime] = dlt.sources.incremental(
-            "event_updated_at", lag=lag, on_cursor_value_missing="include"
-        ),
-    ) -> Iterator[pa.Table]:
-        yield from tables.TICKET_TYPES.to_items(tables.ticket_type_rows(page), account_id)
 
     def changed_per_event(
         page: list[dict[str, Any]], entity: str, since: datetime | None

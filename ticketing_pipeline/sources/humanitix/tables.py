@@ -292,19 +292,21 @@ TICKETS = TableShape(
 TAGS = TableShape("tags", [col("tag_id", "_id"), col("name", "name")])
 
 
+def _nested_in_events(events: Iterable[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """The entries of each event's ``field`` list, each with its event's id and change time
+    (the cursor these tables are merged on: an entry has no change time of its own)."""
+    return [
+        {**entry, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
+        for event in events
+        for entry in event.get(field) or []
+    ]
+
+
 def event_date_rows(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sessions (``dates[]``) of events, each with its event's id and change time."""
-    return [
-        {**date, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
-        for event in events
-        for date in event.get("dates") or []
-    ]
+    return _nested_in_events(events, "dates")
 
 
 def ticket_type_rows(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ``ticketTypes[]`` of events, each with its event's id and change time."""
-    return [
-        {**ticket_type, "eventId": event["_id"], "eventUpdatedAt": event.get("updatedAt")}
-        for event in events
-        for ticket_type in event.get("ticketTypes") or []
-    ]
+    return _nested_in_events(events, "ticketTypes")
