@@ -36,10 +36,10 @@ from ticketing_pipeline.sandbox.dataset import (
     EB_ORDER_PLACED,
     EB_ORDER_REFUNDED,
     EbEvent,
-    EbOrg,
     SandboxDataset,
 )
 from ticketing_pipeline.sandbox.errors import ApiError, eventbrite_error, json_response
+from ticketing_pipeline.sandbox.eventbrite_auth import checked_org, forbidden, token_org_ids
 from ticketing_pipeline.sandbox.formats import dump, parse_eventbrite_time
 from ticketing_pipeline.sandbox.records import (
     eb_event_sales_status,
@@ -93,31 +93,6 @@ def _args_error(name: str) -> ApiError:
     return ApiError(
         400, f"There are errors with your arguments: {name} - INVALID", "ARGUMENTS_ERROR"
     )
-
-
-def token_org_ids(request: Request, ds: SandboxDataset) -> list[str]:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.query_params.get("token")
-    if not token:
-        raise ApiError(401, "An OAuth token is required for this call.", "NO_AUTH")
-    orgs = ds.eb_tokens.get(token)
-    if orgs is None:
-        raise ApiError(401, "The OAuth token you provided was invalid.", "INVALID_AUTH")
-    return orgs
-
-
-def forbidden() -> ApiError:
-    return ApiError(403, "You do not have permission to access the resource you requested.")
-
-
-def checked_org(request: Request, ds: SandboxDataset) -> EbOrg:
-    org_ids = token_org_ids(request, ds)
-    org_id = request.path_params["org_id"]
-    if org_id not in ds.eb_orgs:
-        raise ApiError(404, "The organization you requested does not exist.")
-    if org_id not in org_ids:
-        raise forbidden()
-    return ds.eb_orgs[org_id]
 
 
 def _event(request: Request, ds: SandboxDataset) -> EbEvent:
@@ -503,10 +478,8 @@ def routes() -> list[Route]:
         endpoint = _endpoint(handler)
         out.append(Route(path, endpoint, methods=["GET"]))
         out.append(Route(path.rstrip("/"), endpoint, methods=["GET"]))
-    # Webhook CRUD (and deliveries to the registered URLs) live in their own module.
-    from ticketing_pipeline.sandbox import eventbrite_webhooks
-
-    return out + eventbrite_webhooks.routes()
+    # Webhook CRUD (and deliveries) are eventbrite_webhooks.routes(); server.py mounts both.
+    return out
 
 
 async def not_found(scope: Any, receive: Any, send: Any) -> None:

@@ -38,7 +38,7 @@ from starlette.routing import Route
 
 from ticketing_pipeline.sandbox.dataset import ChangeNotice, SandboxDataset
 from ticketing_pipeline.sandbox.errors import ApiError, eventbrite_error, json_response
-from ticketing_pipeline.sandbox.eventbrite_api import checked_org, forbidden, token_org_ids
+from ticketing_pipeline.sandbox.eventbrite_auth import checked_org, forbidden, token_org_ids
 from ticketing_pipeline.sandbox.webhook_sender import Delivery, DeliveryResult, WebhookSender
 
 # Actions Eventbrite documents for organization webhooks.

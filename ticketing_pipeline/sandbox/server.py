@@ -34,7 +34,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, Router
 
-from ticketing_pipeline.sandbox import control_api, eventbrite_api, humanitix_api
+from ticketing_pipeline.sandbox import (
+    control_api,
+    eventbrite_api,
+    eventbrite_webhooks,
+    humanitix_api,
+)
 from ticketing_pipeline.sandbox.cache import load_or_generate
 from ticketing_pipeline.sandbox.dataset import SandboxDataset
 from ticketing_pipeline.sandbox.errors import EVENTBRITE, HUMANITIX, platform_error
@@ -217,7 +222,7 @@ def build_app(
     stats = stats or RequestStats()
     settings = settings or PlatformSettings()
     hx_routes = humanitix_api.routes()
-    eb_routes = eventbrite_api.routes()
+    eb_routes = eventbrite_api.routes() + eventbrite_webhooks.routes()
     routes: list[BaseRoute] = [
         Mount(
             humanitix_api.PREFIX,
