@@ -16,7 +16,17 @@ from pathlib import Path
 from ticketing_pipeline.sandbox.dataset import SandboxDataset
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 
-_SOURCES = ("dataset.py", "formats.py", "generator.py", "money.py", "mutate.py", "records.py")
+# The modules whose code decides the data set's bytes (the generation package whole).
+_SOURCES = (
+    "model.py",
+    "dataset.py",
+    "formats.py",
+    "generator.py",
+    "money.py",
+    "mutate.py",
+    "records.py",
+    *sorted(f"generation/{p.name}" for p in (Path(__file__).parent / "generation").glob("*.py")),
+)
 
 
 def _code_hash() -> str:

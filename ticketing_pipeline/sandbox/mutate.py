@@ -18,7 +18,16 @@ from typing import Any
 
 import orjson
 
-from ticketing_pipeline.sandbox.dataset import (
+from ticketing_pipeline.sandbox.formats import cents_of, dump, hx_money, iso_ms, iso_s
+from ticketing_pipeline.sandbox.generation.common import (
+    FIRST_NAMES,
+    HOUR_MS,
+    LAST_NAMES,
+    MAX_TICKETS_PER_ORDER,
+)
+from ticketing_pipeline.sandbox.generation.eventbrite_orders import build_eb_order
+from ticketing_pipeline.sandbox.generation.humanitix_orders import build_hx_order
+from ticketing_pipeline.sandbox.model import (
     EB_ATT_NOT_ATTENDING,
     EB_ORDER_CANCELLED,
     EB_ORDER_PLACED,
@@ -29,16 +38,7 @@ from ticketing_pipeline.sandbox.dataset import (
     EbOrg,
     HxAccount,
     HxEvent,
-    SandboxDataset,
-)
-from ticketing_pipeline.sandbox.formats import cents_of, dump, hx_money, iso_ms, iso_s
-from ticketing_pipeline.sandbox.generator import (
-    FIRST_NAMES,
-    HOUR_MS,
-    LAST_NAMES,
-    MAX_TICKETS_PER_ORDER,
-    build_eb_order,
-    build_hx_order,
+    SandboxStore,
 )
 from ticketing_pipeline.sandbox.money import HX_TOTAL_MONEY_KEYS, hx_order_totals
 from ticketing_pipeline.sandbox.records import (
@@ -89,7 +89,7 @@ class MutationSummary:
 
 
 class _Mutator:
-    def __init__(self, ds: SandboxDataset, rng: random.Random) -> None:
+    def __init__(self, ds: SandboxStore, rng: random.Random) -> None:
         self.ds = ds
         self.rng = rng
         self.touched: set[str] = set()
@@ -364,7 +364,7 @@ class _Mutator:
         return order_id
 
 
-def mutate(ds: SandboxDataset, fraction: float = 0.01, seed: int | None = None) -> MutationSummary:
+def mutate(ds: SandboxStore, fraction: float = 0.01, seed: int | None = None) -> MutationSummary:
     """Apply ~``fraction`` × (all orders) changes; call through ``SandboxDataset.mutate``."""
     if not 0 < fraction <= 1:
         raise ValueError("fraction must be in (0, 1]")

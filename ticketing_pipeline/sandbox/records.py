@@ -14,13 +14,6 @@ from typing import Any
 
 import orjson
 
-from ticketing_pipeline.sandbox.dataset import (
-    EbEvent,
-    EbOrg,
-    EbTicketClass,
-    HxAccount,
-    HxEvent,
-)
 from ticketing_pipeline.sandbox.formats import (
     cents_of,
     dump,
@@ -30,6 +23,13 @@ from ticketing_pipeline.sandbox.formats import (
     iso_s,
     local_text,
     money_bytes,
+)
+from ticketing_pipeline.sandbox.model import (
+    EbEvent,
+    EbOrg,
+    EbTicketClass,
+    HxAccount,
+    HxEvent,
 )
 from ticketing_pipeline.sandbox.money import (
     EB_TAX_MILLI,

@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from ticketing_pipeline.sandbox.dataset import EB_ATT_DELETED, EB_ORDER_DELETED
 from ticketing_pipeline.sandbox.formats import decimal_of
-
-if TYPE_CHECKING:
-    from ticketing_pipeline.sandbox.dataset import SandboxDataset
+from ticketing_pipeline.sandbox.model import EB_ATT_DELETED, EB_ORDER_DELETED, SandboxStore
+from ticketing_pipeline.sandbox.records import eb_ticket_class_record
 
 
 @dataclass
@@ -88,9 +86,7 @@ def _add(money: dict[str, dict[str, Decimal]], currency: str, key: str, value: D
     bucket[key] = bucket.get(key, Decimal(0)) + value
 
 
-def compute_truth(ds: SandboxDataset) -> dict[tuple[str, str], AccountTruth]:
-    from ticketing_pipeline.sandbox.records import eb_ticket_class_record
-
+def compute_truth(ds: SandboxStore) -> dict[tuple[str, str], AccountTruth]:
     out: dict[tuple[str, str], AccountTruth] = {}
     loads = orjson.loads
     for account in ds.hx_accounts.values():
