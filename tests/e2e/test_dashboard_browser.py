@@ -37,10 +37,28 @@ def _login(page, url: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+# Streamlit scrolls inside its own container, so a "full page" screenshot stops at the window:
+# the window is made as tall as the content for the picture, then put back.
+_CONTAINERS = ["stMain", "stAppViewContainer", "stSidebarContent"]
+_CONTENT_HEIGHT = (
+    f"() => Math.max(...{_CONTAINERS!r}.map("
+    'id => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))'
+)
+
+
 def _screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(800)  # let charts and grids finish their first paint
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    window = page.viewport_size
+    height = min(int(page.evaluate(_CONTENT_HEIGHT)) + 40, 8000)
+    if window and height > window["height"]:
+        page.set_viewport_size({"width": window["width"], "height": height})
+        page.wait_for_timeout(500)  # the grids lay out again at the new size
+    try:
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    finally:
+        if window:
+            page.set_viewport_size(window)
 
 
 def _settle(page) -> None:
