@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -164,24 +163,14 @@ def demo(
 ) -> None:
     """Start the sandbox, ingest both platforms into the warehouse, print what was loaded."""
     from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
-    from ticketing_pipeline.sandbox.server import SandboxServer
-    from ticketing_pipeline.sandbox_harness import (
-        render_toml,
-        sandbox_accounts,
-        sandbox_project_config,
-    )
+    from ticketing_pipeline.sandbox_harness import render_toml, sandbox_pipeline
 
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
         dataset = generate(SandboxSpec(seed=seed, orders=orders))
-    with SandboxServer(dataset) as server:
-        console.print(f"Sandbox serving both APIs at [bold]{server.url}[/bold]")
-        accounts, environment = sandbox_accounts(
-            dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-        )
-        os.environ.update(environment)
-        config = sandbox_project_config(accounts, data_dir, warehouse)
+    with sandbox_pipeline(dataset, data_dir, warehouse) as run:
+        console.print(f"Sandbox serving both APIs at [bold]{run.server.url}[/bold]")
+        config = run.config
         (data_dir / "ticketing.toml").write_text(render_toml(config))
         ok = _sync_and_report(config)
     if ok:
@@ -327,6 +316,7 @@ def sandbox_serve(
     from ticketing_pipeline.sandbox_harness import (
         render_toml,
         sandbox_accounts,
+        sandbox_base_urls,
         sandbox_project_config,
     )
 
@@ -335,19 +325,15 @@ def sandbox_serve(
         spec = replace(spec, anchor=_anchor(anchor))
     with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
         dataset = generate(spec)
-    base = f"http://{host}:{port}"
-    accounts, environment = sandbox_accounts(
-        dataset.accounts, f"{base}/humanitix/v1", f"{base}/eventbrite/v3"
-    )
+    humanitix_url, eventbrite_url = sandbox_base_urls(f"http://{host}:{port}")
+    accounts, environment = sandbox_accounts(dataset.accounts, humanitix_url, eventbrite_url)
     if write_config:
         config = sandbox_project_config(accounts, Path("data"))
         write_config.write_text(render_toml(config))
         env_file = write_config.with_name(".env.sandbox")
         env_file.write_text("".join(f"export {k}={v}\n" for k, v in environment.items()))
         console.print(f"Wrote {write_config}; sandbox credentials: `source {env_file}`")
-    console.print(
-        f"Serving Humanitix at {base}/humanitix/v1 and Eventbrite at {base}/eventbrite/v3"
-    )
+    console.print(f"Serving Humanitix at {humanitix_url} and Eventbrite at {eventbrite_url}")
     if live_every is not None:
         from ticketing_pipeline.config import ProjectConfig
         from ticketing_pipeline.sandbox.server import PlatformSettings

@@ -35,7 +35,12 @@ from pathlib import Path
 
 import tomlkit
 
-from ticketing_pipeline.sandbox_harness import SANDBOX_SYNC, secret_env_name, webhook_env_name
+from ticketing_pipeline.sandbox_harness import (
+    SANDBOX_SYNC,
+    sandbox_base_urls,
+    secret_env_name,
+    webhook_env_name,
+)
 
 ALERTS_SLACK_ENV = "TICKETING_ALERTS_SLACK_WEBHOOK_URL"
 DEFAULT_STACK_DIR = Path("data/stack")
@@ -112,7 +117,7 @@ def _sandbox_accounts(orders: int, seed: int):
 
 
 def _config_document(plan_host: str, ports: StackPorts, accounts, alerts: bool) -> str:
-    base = f"http://{plan_host}:{ports.sandbox}"
+    humanitix_url, eventbrite_url = sandbox_base_urls(f"http://{plan_host}:{ports.sandbox}")
     document = tomlkit.document()
     document.add(tomlkit.comment("Written by `ticketing up` on every start; secrets are in .env."))
     document["data_dir"] = "."  # this directory: warehouse, landing area, dlt state
@@ -142,9 +147,7 @@ def _config_document(plan_host: str, ports: StackPorts, accounts, alerts: bool) 
                     "secret_env": secret_env_name(account.platform, account.account_id),
                     "webhook_secret_env": webhook_env_name(account.platform, account.account_id),
                     "base_url": (
-                        f"{base}/humanitix/v1"
-                        if account.platform == "humanitix"
-                        else f"{base}/eventbrite/v3"
+                        humanitix_url if account.platform == "humanitix" else eventbrite_url
                     ),
                 }
             )
