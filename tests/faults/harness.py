@@ -19,24 +19,10 @@ import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.warehouse import RAW_SCHEMAS, resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea, delivery_file_name, encode_delivery
 
 ROOT = Path(__file__).absolute().parents[2]
-
-
-def sandbox_config(
-    server: SandboxServer, data_dir: Path, warehouse_url: str | None = None, **sync: Any
-) -> tuple[ProjectConfig, dict[str, str]]:
-    """The project config for the sandbox's accounts and the environment with their secrets."""
-    accounts, environment = sandbox_accounts(
-        server.dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-    )
-    config = sandbox_project_config(accounts, data_dir, warehouse_url)
-    # Fast retries: the tests must not wait minutes; the retry logic itself is dlt's.
-    fast = {"request_backoff_factor": 0.05, "request_max_retry_delay_seconds": 2.0, **sync}
-    return config.model_copy(update={"sync": config.sync.model_copy(update=fast)}), environment
 
 
 @dataclass

@@ -39,12 +39,12 @@ from tests.faults.harness import (
     mart_checksums,
     raw_checksums,
     run_child,
-    sandbox_config,
 )
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import sandbox_config
 from ticketing_pipeline.transform.dbt import run_dbt
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import (

@@ -12,26 +12,22 @@ import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
+from ticketing_pipeline.sandbox_harness import RunningSandbox, sandbox_config
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 
 def config_for(
-    server: SandboxServer,
+    server: RunningSandbox,
     data_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     warehouse_url: str | None = None,
     **sync: Any,
 ) -> ProjectConfig:
-    accounts, environment = sandbox_accounts(
-        server.dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-    )
-    for name, value in environment.items():
+    """The harness's config of the sandbox's accounts, their secrets set for the test."""
+    config, secrets = sandbox_config(server, data_dir, warehouse_url, **sync)
+    for name, value in secrets.items():
         monkeypatch.setenv(name, value)
-    config = sandbox_project_config(accounts, data_dir, warehouse_url)
-    # Tests must not wait minutes on retries; the retry logic itself is dlt's.
-    fast = {"request_backoff_factor": 0.05, "request_max_retry_delay_seconds": 2.0, **sync}
-    return config.model_copy(update={"sync": config.sync.model_copy(update=fast)})
+    return config
 
 
 def rows(warehouse: Warehouse, sql: str) -> list[tuple]:

@@ -22,14 +22,13 @@ from typing import Any
 import pytest
 
 from tests.integration.asgi_thread import serve_in_thread
-from tests.integration.ingest_helpers import assert_no_duplicate_keys, staging_facts
+from tests.integration.ingest_helpers import assert_no_duplicate_keys, config_for, staging_facts
 from tests.integration.ingest_helpers import expected_facts as truth_facts
-from ticketing_pipeline.config import Platform, ProjectConfig
+from ticketing_pipeline.config import Platform
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.server import PlatformSettings, build_app
 from ticketing_pipeline.sandbox.stats import RequestStats
-from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
 from ticketing_pipeline.sources.ratelimit import CallBudget, shared_limiter
 
 PER_EVENT = re.compile(r"^/humanitix/v1/events/[^/]+/(orders|tickets)$")
@@ -74,19 +73,6 @@ class Wire:
                     self.in_flight -= 1
 
 
-def configure(
-    url: str, dataset: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch, **sync: Any
-) -> ProjectConfig:
-    accounts, environment = sandbox_accounts(
-        dataset.accounts, f"{url}/humanitix/v1", f"{url}/eventbrite/v3"
-    )
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    config = sandbox_project_config(accounts, data_dir)
-    fast = {"request_backoff_factor": 0.05, "request_max_retry_delay_seconds": 2.0, **sync}
-    return config.model_copy(update={"sync": config.sync.model_copy(update=fast)})
-
-
 def humanitix_facts(facts: dict) -> dict:
     return {key: value for key, value in facts.items() if key[0] == "humanitix"}
 
@@ -108,9 +94,9 @@ def test_humanitix_pages_events_concurrently_and_loads_the_same(
     for concurrency in (1, 4):
         wire = Wire(build_app(dataset, settings=PlatformSettings.of(latency_ms=100)))
         with serve_in_thread(wire) as url:
-            config = configure(
-                url,
-                dataset,
+            # The sandbox's app is served behind the Wire, not by a SandboxServer: its URL.
+            config = config_for(
+                SimpleNamespace(url=url, dataset=dataset),
                 tmp_path / f"c{concurrency}",
                 monkeypatch,
                 humanitix_concurrency=concurrency,
@@ -155,7 +141,9 @@ def test_eventbrite_orgs_of_one_token_stay_within_its_budget(
     stats = RequestStats()
     wire = Wire(build_app(dataset, stats=stats, settings=settings))
     with serve_in_thread(wire) as url:
-        config = configure(url, dataset, tmp_path, monkeypatch, **budget)
+        config = config_for(
+            SimpleNamespace(url=url, dataset=dataset), tmp_path, monkeypatch, **budget
+        )
         eventbrite = config.enabled_accounts(Platform.EVENTBRITE)
         results = sync_accounts(config, eventbrite)
     assert [r.error for r in results] == [None, None, None]
