@@ -17,7 +17,7 @@ from threading import Lock
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -158,6 +158,30 @@ def _now_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
+def gig_filter_from_query(
+    starts_from: From = None,
+    starts_before: To = None,
+    city: str | None = None,
+    country: str | None = None,
+    platform: Platform = None,
+    account: Annotated[str | None, Query(description="An account_id.")] = None,
+    q: Text = None,
+) -> GigFilter:
+    """The filter both listings (the JSON pages and the calendar) read from their query."""
+    return GigFilter(
+        starts_from=_parse_moment(starts_from, "from"),
+        starts_before=_parse_moment(starts_before, "to", end_of_day=True),
+        city=city,
+        country=country,
+        platform=platform,
+        account_id=account,
+        text=q,
+    )
+
+
+GigQuery = Annotated[GigFilter, Depends(gig_filter_from_query)]
+
+
 def create_app(store: SnapshotStore, start_refresh: bool = True) -> FastAPI:
     """The feed over ``store``; ``start_refresh`` runs the store's background refresh."""
 
@@ -209,39 +233,13 @@ def create_app(store: SnapshotStore, start_refresh: bool = True) -> FastAPI:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=media, headers=headers)
 
-    def make_filter(
-        starts_from: str | None,
-        starts_before: str | None,
-        city: str | None,
-        country: str | None,
-        platform: str | None,
-        account: str | None,
-        q: str | None,
-    ) -> GigFilter:
-        return GigFilter(
-            starts_from=_parse_moment(starts_from, "from"),
-            starts_before=_parse_moment(starts_before, "to", end_of_day=True),
-            city=city,
-            country=country,
-            platform=platform,
-            account_id=account,
-            text=q,
-        )
-
     @app.get("/v1/gigs", response_model=GigPage, summary="Upcoming gigs, by start time")
     def list_gigs(
         request: Request,
-        starts_from: From = None,
-        starts_before: To = None,
-        city: str | None = None,
-        country: str | None = None,
-        platform: Platform = None,
-        account: Annotated[str | None, Query(description="An account_id.")] = None,
-        q: Text = None,
+        gig_filter: GigQuery,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, Query(max_length=500)] = None,
     ) -> Response:
-        gig_filter = make_filter(starts_from, starts_before, city, country, platform, account, q)
         snapshot, now = store.snapshot, _now_minute()
 
         def build() -> bytes:
@@ -282,17 +280,7 @@ def create_app(store: SnapshotStore, start_refresh: bool = True) -> FastAPI:
     ics = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar file"}}
 
     @app.get("/v1/gigs.ics", response_class=Response, responses=ics, summary="Gigs as a calendar")
-    def gigs_calendar(
-        request: Request,
-        starts_from: From = None,
-        starts_before: To = None,
-        city: str | None = None,
-        country: str | None = None,
-        platform: Platform = None,
-        account: str | None = None,
-        q: Text = None,
-    ) -> Response:
-        gig_filter = make_filter(starts_from, starts_before, city, country, platform, account, q)
+    def gigs_calendar(request: Request, gig_filter: GigQuery) -> Response:
         return calendar(request, gig_filter, "Gigs")
 
     @app.get(
