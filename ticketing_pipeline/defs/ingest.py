@@ -116,38 +116,44 @@ def _schedules(
     account_ids = [a.account_id for a in config.enabled_accounts(platform)]
     lookback = {"ops": {op_name: {"config": {"lookback_days": config.sync.daily_lookback_days}}}}
 
-    @dg.schedule(
-        name=f"{platform.value}_incremental_sync",
-        cron_schedule=INCREMENTAL_CRON,
-        job=job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every 15 minutes: each account's changes since its last cursor.",
-    )
-    def incremental(context: dg.ScheduleEvaluationContext):
-        for account_id in account_ids:
-            yield dg.RunRequest(
-                run_key=tick_run_key(context, account_id),
-                partition_key=account_id,
-                tags={"sync": "incremental"},
-            )
+    def per_account(
+        name: str, cron: str, description: str, sync: str, run_config: dict | None = None
+    ) -> dg.ScheduleDefinition:
+        """A schedule asking, per tick, one run per enabled account (its partition)."""
 
-    @dg.schedule(
-        name=f"{platform.value}_daily_lookback_sync",
-        cron_schedule=LOOKBACK_CRON,
-        job=job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Daily: re-read the last days of changes to catch late refunds and edits.",
-    )
-    def daily_lookback(context: dg.ScheduleEvaluationContext):
-        for account_id in account_ids:
-            yield dg.RunRequest(
-                run_key=tick_run_key(context, account_id),
-                partition_key=account_id,
-                run_config=lookback,
-                tags={"sync": "lookback"},
-            )
+        @dg.schedule(
+            name=f"{platform.value}_{name}",
+            cron_schedule=cron,
+            job=job,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description=description,
+        )
+        def schedule(context: dg.ScheduleEvaluationContext):
+            for account_id in account_ids:
+                yield dg.RunRequest(
+                    run_key=tick_run_key(context, account_id),
+                    partition_key=account_id,
+                    run_config=run_config,
+                    tags={"sync": sync},
+                )
 
-    return [incremental, daily_lookback]
+        return schedule
+
+    return [
+        per_account(
+            "incremental_sync",
+            INCREMENTAL_CRON,
+            "Every 15 minutes: each account's changes since its last cursor.",
+            "incremental",
+        ),
+        per_account(
+            "daily_lookback_sync",
+            LOOKBACK_CRON,
+            "Daily: re-read the last days of changes to catch late refunds and edits.",
+            "lookback",
+            lookback,
+        ),
+    ]
 
 
 def _platform_assets(
