@@ -50,6 +50,17 @@ def _load(path: Path | None) -> ProjectConfig:
         raise typer.Exit(2) from error
 
 
+def _warehouse_or_exit(config: ProjectConfig) -> Warehouse:
+    """The configured warehouse; a wrong warehouse URL ends the command with exit code 2."""
+    from ticketing_pipeline.warehouse import resolve_warehouse
+
+    try:
+        return resolve_warehouse(config)
+    except ConfigError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+
+
 @contextmanager
 def _step(message: str):
     """A spinner with elapsed time while a long step runs."""
@@ -238,13 +249,7 @@ def sync(
 def check_config(config_path: ConfigOption = None) -> None:
     """Validate the config and say, per account, whether its secret is set (never its value)."""
     config = _load(config_path)
-    from ticketing_pipeline.warehouse import resolve_warehouse
-
-    try:
-        console.print(f"Warehouse: {resolve_warehouse(config).display}")
-    except ConfigError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
+    console.print(f"Warehouse: {_warehouse_or_exit(config).display}")
     missing = 0
     for account in config.accounts:
         try:
@@ -606,14 +611,9 @@ def build(
 ) -> None:
     """Build the marts with dbt (models and data tests), showing each one as dbt finishes it."""
     from ticketing_pipeline.operations.build import PRODUCTION_BUILD, NodeOutcome, build_marts
-    from ticketing_pipeline.warehouse import resolve_warehouse
 
     config = _load(config_path)
-    try:
-        console.print(f"Warehouse: [bold]{resolve_warehouse(config).display}[/bold]")
-    except ConfigError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
+    console.print(f"Warehouse: [bold]{_warehouse_or_exit(config).display}[/bold]")
 
     def show(node: NodeOutcome) -> None:
         colour = "red" if node.failed else "yellow" if node.status == "warn" else "green"
