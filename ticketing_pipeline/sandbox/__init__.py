@@ -4,13 +4,13 @@ See README.md in this folder. Entry points: ``generate(SandboxSpec(...))`` for t
 ``build_app(dataset)`` for the ASGI app, ``SandboxServer`` for tests and demos, ``serve`` for a CLI.
 
 Layout (imports run one way, no cycles): ``model`` holds the spec, the record dataclasses and
-the store and imports no other sandbox module; ``formats``, ``money`` and ``records`` render
-wire shapes; ``generation/`` builds the data, one module per platform (``humanitix``,
-``eventbrite``, with their ``*_orders`` builders) on ``generation/common`` (reference data,
-names, calendars, sales curves, sell-outs); ``mutate`` and ``truth`` work on the store;
-``dataset.SandboxDataset`` adds ``truth()`` and ``mutate()`` to it; ``generator.generate``
-composes the platforms; ``humanitix_api``, ``eventbrite_api``, ``eventbrite_webhooks`` (sharing
-``eventbrite_auth``), ``control_api`` and ``server`` serve it.
+the store and imports no other sandbox module; ``formats``, ``money``, ``humanitix_records``
+and ``eventbrite_records`` render wire shapes; ``generation/`` builds the data, one module per
+platform (``humanitix``, ``eventbrite``, with their ``*_orders`` builders) on
+``generation/common`` (reference data, names, calendars, sales curves, sell-outs); ``mutate``
+and ``truth`` work on the store; ``dataset.SandboxDataset`` adds ``truth()`` and ``mutate()``
+to it; ``generator.generate`` composes the platforms; ``humanitix_api``, ``eventbrite_api``,
+``eventbrite_webhooks`` (sharing ``eventbrite_auth``), ``control_api`` and ``server`` serve it.
 """
 
 from ticketing_pipeline.sandbox.cache import load_or_generate

@@ -24,7 +24,8 @@ _SOURCES = (
     "generator.py",
     "money.py",
     "mutate.py",
-    "records.py",
+    "humanitix_records.py",
+    "eventbrite_records.py",
     *sorted(f"generation/{p.name}" for p in (Path(__file__).parent / "generation").glob("*.py")),
 )
 

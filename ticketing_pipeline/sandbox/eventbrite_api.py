@@ -40,12 +40,12 @@ from ticketing_pipeline.sandbox.dataset import (
 )
 from ticketing_pipeline.sandbox.errors import ApiError, eventbrite_error, json_response
 from ticketing_pipeline.sandbox.eventbrite_auth import checked_org, forbidden, token_org_ids
-from ticketing_pipeline.sandbox.formats import dump, parse_eventbrite_time
-from ticketing_pipeline.sandbox.records import (
+from ticketing_pipeline.sandbox.eventbrite_records import (
     eb_event_sales_status,
     eb_organization_record,
     eb_ticket_class_record,
 )
+from ticketing_pipeline.sandbox.formats import dump, parse_eventbrite_time
 
 PREFIX = "/eventbrite/v3"
 DEFAULT_PAGE_SIZE = 50

@@ -193,3 +193,8 @@ def object_id(created_ms: int, machine: int, counter: int) -> str:
     Like real ObjectIds they sort roughly by creation time; the counter keeps them unique.
     """
     return f"{created_ms // 1000:08x}{machine & 0xFFFF:04x}{counter:012x}"
+
+
+def slugify(text: str) -> str:
+    """Lower-case words joined by hyphens, as both platforms' event URLs have them."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -27,6 +27,11 @@ from ticketing_pipeline.sandbox.generation.common import (
 )
 from ticketing_pipeline.sandbox.generation.eventbrite_orders import build_eb_order
 from ticketing_pipeline.sandbox.generation.humanitix_orders import build_hx_order
+from ticketing_pipeline.sandbox.humanitix_records import (
+    hx_money_of_totals_v2,
+    hx_ticket_parts,
+    hx_totals_json,
+)
 from ticketing_pipeline.sandbox.model import (
     EB_ATT_NOT_ATTENDING,
     EB_ORDER_CANCELLED,
@@ -41,11 +46,6 @@ from ticketing_pipeline.sandbox.model import (
     SandboxStore,
 )
 from ticketing_pipeline.sandbox.money import HX_TOTAL_MONEY_KEYS, hx_order_totals
-from ticketing_pipeline.sandbox.records import (
-    hx_money_of_totals_v2,
-    hx_ticket_parts,
-    hx_totals_json,
-)
 
 KINDS = ("new", "refund", "partial", "cancel", "edit")
 KIND_WEIGHTS = tuple(accumulate((30, 20, 15, 10, 25)))

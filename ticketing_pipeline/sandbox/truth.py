@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
+from ticketing_pipeline.sandbox.eventbrite_records import eb_ticket_class_record
 from ticketing_pipeline.sandbox.formats import decimal_of
 from ticketing_pipeline.sandbox.model import EB_ATT_DELETED, EB_ORDER_DELETED, SandboxStore
-from ticketing_pipeline.sandbox.records import eb_ticket_class_record
 
 
 @dataclass

@@ -14,6 +14,10 @@ from sandbox_helpers import assert_costs_match, assert_order_matches_tickets
 
 from ticketing_pipeline.sandbox import SandboxDataset, SandboxSpec, generate, load_or_generate
 from ticketing_pipeline.sandbox.cache import cache_path
+from ticketing_pipeline.sandbox.eventbrite_records import (
+    eb_event_sales_status,
+    eb_ticket_class_record,
+)
 from ticketing_pipeline.sandbox.formats import datetime_to_ms, money_text
 
 SMALL = SandboxSpec(orders=1_200)
@@ -213,8 +217,6 @@ def test_a_seeded_share_of_sessions_sells_out_at_the_order_that_reached_capacity
             capacity, sold = session_capacity(ds, platform, session_id)
             assert capacity == sold == sum(tickets for _, tickets, _ in orders) > 0
     # Eventbrite reports them as sold out; Humanitix only through its capacity.
-    from ticketing_pipeline.sandbox.records import eb_event_sales_status, eb_ticket_class_record
-
     for key, account_truth in truth.items():
         if key[0] != "eventbrite":
             continue

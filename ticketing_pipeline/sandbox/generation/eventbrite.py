@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ticketing_pipeline.sandbox.eventbrite_records import eb_event_record, eb_venue_record
 from ticketing_pipeline.sandbox.generation.common import (
     ADJECTIVES,
     BASE_PRICES,
@@ -26,7 +27,6 @@ from ticketing_pipeline.sandbox.generation.common import (
 )
 from ticketing_pipeline.sandbox.generation.eventbrite_orders import build_eb_order
 from ticketing_pipeline.sandbox.model import EbEvent, EbOrg, EbTicketClass
-from ticketing_pipeline.sandbox.records import eb_event_record, eb_venue_record
 
 
 def generate_org(ctx: GenerationContext, k: int, currency: str, n_orders: int, token: str) -> None:

@@ -11,6 +11,7 @@ from itertools import accumulate
 
 import orjson
 
+from ticketing_pipeline.sandbox.eventbrite_records import EB_API
 from ticketing_pipeline.sandbox.formats import dump, eb_money, iso_s
 from ticketing_pipeline.sandbox.generation.common import (
     FIRST_NAMES,
@@ -37,7 +38,6 @@ from ticketing_pipeline.sandbox.model import (
     SandboxStore,
 )
 from ticketing_pipeline.sandbox.money import EbCosts, eb_costs, eb_sum_costs, percent_off
-from ticketing_pipeline.sandbox.records import EB_API
 
 _COSTS: dict[tuple[str, EbCosts], orjson.Fragment] = {}
 

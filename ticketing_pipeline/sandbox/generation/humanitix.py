@@ -27,6 +27,7 @@ from ticketing_pipeline.sandbox.generation.common import (
     secret,
 )
 from ticketing_pipeline.sandbox.generation.humanitix_orders import build_hx_order
+from ticketing_pipeline.sandbox.humanitix_records import hx_event_record
 from ticketing_pipeline.sandbox.model import (
     HxAccount,
     HxEvent,
@@ -35,7 +36,6 @@ from ticketing_pipeline.sandbox.model import (
     HxTicketType,
     SandboxStore,
 )
-from ticketing_pipeline.sandbox.records import hx_event_record
 
 
 def _address_components(

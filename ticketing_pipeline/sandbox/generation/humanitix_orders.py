@@ -22,6 +22,7 @@ from ticketing_pipeline.sandbox.generation.common import (
     ticket_count,
     weighted,
 )
+from ticketing_pipeline.sandbox.humanitix_records import hx_ticket_parts, hx_totals_json
 from ticketing_pipeline.sandbox.model import (
     HX_TICKET_CANCELLED,
     HX_TICKET_COMPLETE,
@@ -36,7 +37,6 @@ from ticketing_pipeline.sandbox.money import (
     package_shares,
     percent_off,
 )
-from ticketing_pipeline.sandbox.records import hx_ticket_parts, hx_totals_json
 
 _ZERO = hx_money(0)
 
