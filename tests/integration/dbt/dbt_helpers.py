@@ -5,24 +5,20 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.money import minor_to_decimal
 from ticketing_pipeline.sandbox.dataset import EB_ORDER_DELETED, SandboxDataset
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
+from ticketing_pipeline.sandbox_harness import sandbox_pipeline
 from ticketing_pipeline.transform.dbt import DBT_PROJECT_DIR, dbt_command, dbt_run_env
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
@@ -31,30 +27,11 @@ from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 SANDBOX_SPEC = SandboxSpec(seed=11, orders=2_000)
 
 
-@contextmanager
-def sandbox_config(
-    server: SandboxServer, data_dir: Path, warehouse_url: str
-) -> Iterator[ProjectConfig]:
-    """A config of the sandbox's accounts, with their secrets in the environment meanwhile."""
-    accounts, environment = sandbox_accounts(
-        server.dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-    )
-    config = sandbox_project_config(accounts, data_dir, warehouse_url)
-    fast = {"request_backoff_factor": 0.05, "request_max_retry_delay_seconds": 2.0}
-    config = config.model_copy(update={"sync": config.sync.model_copy(update=fast)})
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        yield config
-
-
 def load_sandbox(server: SandboxServer, data_dir: Path, warehouse_url: str) -> ProjectConfig:
-    """Sync every sandbox account into the warehouse; fails the test if any account fails."""
-    with sandbox_config(server, data_dir, warehouse_url) as config:
-        results = sync_accounts(config)
-    failures = [f"{r.account.key}: {r.error}" for r in results if not r.ok]
-    assert not failures, failures
-    return config
+    """Sync every sandbox account into the warehouse; raises if any account fails."""
+    with sandbox_pipeline(server, data_dir, warehouse_url) as run:
+        run.sync()
+    return run.config
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.integration.dbt.dbt_helpers import query, sandbox_config
+from tests.integration.dbt.dbt_helpers import query
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.defs.transform import (
     AUTOMATION_SENSOR,
@@ -20,6 +20,7 @@ from ticketing_pipeline.defs.transform import (
     mart_key,
 )
 from ticketing_pipeline.sandbox.server import SandboxServer
+from ticketing_pipeline.sandbox_harness import sandbox_pipeline
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 pytestmark = pytest.mark.xdist_group("dbt_dagster")
@@ -52,8 +53,8 @@ def project(
 ) -> tuple[ProjectConfig, dg.Definitions]:
     data_dir = tmp_path_factory.mktemp("dagster")
     url = f"duckdb:///{data_dir / 'warehouse.duckdb'}"
-    with sandbox_config(sandbox_server, data_dir, url) as config:
-        yield config, _project_defs(config)
+    with sandbox_pipeline(sandbox_server, data_dir, url) as run:
+        yield run.config, _project_defs(run.config)
 
 
 def test_transform_definitions_load_without_accounts(tmp_path: Path) -> None:
