@@ -282,7 +282,7 @@ class GenerationContext:
         """The sessions (keys of ``counts``, planned orders each) that will sell out.
 
         ``SELL_OUT_SHARE`` of the sessions with enough orders, at least one when any is
-        eligible, drawn from a stream of their own: the main stream's draws stay as they were.
+        eligible, drawn from a stream of their own (see ``sell_out_rng``).
         """
         enough = [key for key, n in counts.items() if n >= SELL_OUT_MIN_ORDERS]
         candidates = sorted(key for key in enough if key in eligible)
@@ -292,6 +292,8 @@ class GenerationContext:
         return set(self.sell_out_rng(label).sample(candidates, want))
 
     def sell_out_rng(self, label: str) -> random.Random:
+        """A stream of the sell-outs' own for one account (``label``): choosing and shaping the
+        sell-outs draws nothing from the main stream."""
         return random.Random(f"sell-out:{self.spec.seed}:{label}")
 
     @staticmethod

@@ -30,6 +30,8 @@ from ticketing_pipeline.sandbox.model import EbEvent, EbOrg, EbTicketClass
 
 
 def generate_org(ctx: GenerationContext, k: int, currency: str, n_orders: int, token: str) -> None:
+    """The ``k``-th Eventbrite organization in ``currency``, reached with ``token``, with
+    ``n_orders`` orders over its events, stored in ``ctx.ds``."""
     ds, rng, spec = ctx.ds, ctx.rng, ctx.spec
     place = PLACES[currency]
     org_id = f"{274_938_102_000 + spec.seed * 1_000 + k * 37:012d}"
@@ -229,6 +231,7 @@ def generate_org(ctx: GenerationContext, k: int, currency: str, n_orders: int, t
 
 
 def _status(ctx: GenerationContext, start_ms: int, end_ms: int) -> str:
+    """The event status Eventbrite reports at the anchor (a draft or cancellation aside)."""
     now = ctx.anchor_ms
     if now < start_ms:
         return "live"
@@ -240,6 +243,7 @@ def _status(ctx: GenerationContext, start_ms: int, end_ms: int) -> str:
 def _ticket_classes(
     ctx: GenerationContext, event: EbEvent, free: bool, created_ms: int, start_ms: int
 ) -> list[EbTicketClass]:
+    """An event's ticket classes, capacities still 0 (sized once its orders are built)."""
     rng, ds = ctx.rng, ctx.ds
     opens = created_ms + DAY_MS
     closes = start_ms

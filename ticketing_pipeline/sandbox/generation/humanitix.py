@@ -64,6 +64,8 @@ def _address_components(
 
 
 def generate_account(ctx: GenerationContext, k: int, currency: str, n_orders: int) -> None:
+    """The ``k``-th Humanitix account (``hx-acc-<k+1>``) in ``currency``, with ``n_orders``
+    orders over its events, stored in ``ctx.ds``."""
     ds, rng, spec = ctx.ds, ctx.rng, ctx.spec
     place = PLACES[currency]
     label = f"hx-acc-{k + 1}"
@@ -307,6 +309,7 @@ def _packages(ctx: GenerationContext, event: HxEvent, created_ms: int) -> list[H
 
 
 def bookable_dates(ctx: GenerationContext, event: HxEvent) -> list[int]:
+    """Positions of the event's dates that were on sale for a while before the anchor."""
     return [
         pos
         for pos, s in enumerate(event.sessions)
