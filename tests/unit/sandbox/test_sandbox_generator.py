@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -228,6 +229,33 @@ def test_a_seeded_share_of_sessions_sells_out_at_the_order_that_reached_capacity
                 eb_ticket_class_record(event, tc, ds.now_ms)["on_sale_status"]
                 for tc in event.ticket_classes
             } == {"SOLD_OUT"}
+
+
+def test_sold_out_sessions_sell_in_rushes_near_the_on_sale_or_the_sell_out() -> None:
+    ds = generate(SandboxSpec(orders=10_000))
+    day = 86_400_000
+    checked = 0
+    for (platform, _), account_truth in ds.truth().items():
+        for session_id in account_truth.sessions_at_capacity:
+            if platform == "humanitix":
+                (event,) = [
+                    e for e in ds.hx_events.values() if e.session_pos(session_id) is not None
+                ]
+                opens = event.created_ms + day
+            else:
+                opens = ds.eb_events[session_id].created_ms + day
+            times = [
+                datetime_to_ms(datetime.fromisoformat(created.replace("Z", "+00:00")))
+                for created, _, _ in session_orders(ds, platform, session_id)
+            ]
+            sold_out = times[-1]
+            span = sold_out - opens
+            rush = sum(t < opens + min(3 * day, span) or t >= sold_out - span / 5 for t in times)
+            # The first three days on sale or the last fifth before the sell-out: at least half
+            # of the orders (spread evenly over a long window, about a quarter would be there).
+            assert rush >= len(times) / 2, (session_id, rush, len(times))
+            checked += 1
+    assert checked
 
 
 def test_sell_outs_follow_the_seed() -> None:
