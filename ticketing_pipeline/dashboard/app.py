@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -177,6 +177,23 @@ def _login_form(users: UsersConfig) -> None:
 def _height(rows: int, max_rows: int = 20) -> int:
     # Header plus up to ``max_rows`` rows of 35 px: long tables scroll, short ones do not pad.
     return 38 + 35 * max(1, min(rows, max_rows))
+
+
+def _table(
+    data: Any, key: str, rows: int, columns: Mapping[str, Any], order: Sequence[str] | None = None
+) -> None:
+    """One of the dashboard's grids: ``data`` (a frame or its styler) with ``rows`` rows, sized
+    to them. ``columns`` configures the columns by name and, unless ``order`` names the ones to
+    show (the config may cover more), they are shown in its order."""
+    st.dataframe(
+        data,
+        hide_index=True,
+        key=key,
+        lazy=False,
+        height=_height(rows),
+        column_order=list(columns) if order is None else order,
+        column_config=columns,
+    )
 
 
 def _account_names(data: Data) -> dict[tuple[str, str], str]:
@@ -497,15 +514,7 @@ SESSION_CONFIG = {
 def _sessions_tab(view: pd.DataFrame) -> None:
     st.plotly_chart(charts.sell_through_chart(view), key="chart_sell_through")
     st.caption("All dates (sell-through is not a period figure); sold / capacity where known.")
-    st.dataframe(
-        view,
-        hide_index=True,
-        key="sessions_table",
-        lazy=False,
-        height=_height(len(view)),
-        column_order=SESSION_COLUMNS,
-        column_config=SESSION_CONFIG,
-    )
+    _table(view, "sessions_table", len(view), SESSION_CONFIG, SESSION_COLUMNS)
 
 
 def _events_tab(events: pd.DataFrame, names: dict[tuple[str, str], str]) -> None:
@@ -517,26 +526,11 @@ def _events_tab(events: pd.DataFrame, names: dict[tuple[str, str], str]) -> None
         "One row per event and currency, all dates: sell-through counts sessions with a "
         "capacity; refunds are by order."
     )
-    st.dataframe(
+    _table(
         view,
-        hide_index=True,
-        key="events_table",
-        lazy=False,
-        height=_height(len(view)),
-        column_order=[
-            "event_name",
-            "account",
-            "sessions",
-            "tickets_sold",
-            "sell_through",
-            "currency",
-            "gross_text",
-            "net_text",
-            "tickets_refunded",
-            "refunded_text",
-            "last_order_utc",
-        ],
-        column_config={
+        "events_table",
+        len(view),
+        {
             "event_name": _TEXT("Event", width="medium"),
             "account": _TEXT("Account", width="small"),
             "sessions": _count("Sessions"),
@@ -569,23 +563,11 @@ def _selling_fast_tab(view: pd.DataFrame) -> None:
     # Days from the forecast (the last build) to the projected sell-out: remaining / rate.
     remaining = pd.to_numeric(fast["tickets_remaining"], errors="coerce").astype("float64")
     fast["days_left"] = (remaining / fast["rate"]).round(1)
-    st.dataframe(
+    _table(
         fast,
-        hide_index=True,
-        key="selling_fast_table",
-        lazy=False,
-        height=_height(len(fast)),
-        column_order=[
-            "projected_local",
-            "days_left",
-            "session_name",
-            "account",
-            "starts_local",
-            "tickets_remaining",
-            "rate",
-            "sell_through",
-        ],
-        column_config={
+        "selling_fast_table",
+        len(fast),
+        {
             "projected_local": _TEXT("Projected sell-out (event's local time)", width="medium"),
             "days_left": st.column_config.NumberColumn(
                 "Days to sell out", format="%.1f", width="small"
@@ -612,41 +594,25 @@ def _orders_tab(
     view["ordered_at"] = display.utc_naive(view["ordered_at"])
     for column in ORDER_MONEY:
         view[column] = display.money_column(view, column)
-    st.dataframe(
+    _table(
         view,
-        hide_index=True,
-        key="orders_table",
-        lazy=False,
-        height=_height(len(view)),
-        column_order=[
-            "ordered_at",
-            "account",
-            "session_name",
-            "ticket_type_name",
-            "quantity",
-            "quantity_refunded",
-            *ORDER_MONEY,
-            "order_status",
-            "purchaser_name",
-            "purchaser_email",
-            "promo_code",
-            "order_id",
-        ],
-        column_config={
+        "orders_table",
+        len(view),
+        {
             "ordered_at": _utc("Ordered"),
-            "order_id": _TEXT("Order id", width="small"),
             "account": _TEXT("Account", width="small"),
             "session_name": _TEXT("Session", width="medium"),
-            "order_status": _TEXT("Status", width="small"),
             "ticket_type_name": _TEXT("Ticket type", width="small"),
             "quantity": _count("Tickets"),
             "quantity_refunded": _count("Refunded"),
-            "gross_amount": _money_config("Gross"),
+            "gross_amount": _money_config("Gross"),  # ORDER_MONEY, in its order
             "net_amount": _money_config("Net"),
             "refunded_amount": _money_config("Refunded amount"),
+            "order_status": _TEXT("Status", width="small"),
             "purchaser_name": _TEXT("Purchaser", width="small"),
             "purchaser_email": _TEXT("Email", width="medium"),
             "promo_code": _TEXT("Promo", width="small"),
+            "order_id": _TEXT("Order id", width="small"),
         },
     )
     search = st.session_state.get(SEARCH_KEY, "")
@@ -709,23 +675,11 @@ def _reconciliation_tab(frame: pd.DataFrame, names: dict[tuple[str, str], str]) 
         "store_tickets_sold": "Tickets sold (here)",
         "tickets_sold_difference": "Tickets difference",
     }
-    st.dataframe(
+    _table(
         styled,
-        hide_index=True,
-        key="reconciliation_table",
-        lazy=False,
-        height=_height(len(view)),
-        column_order=[
-            "event_name",
-            "account",
-            "status",
-            *counts,
-            "platform_gross",
-            "store_gross",
-            "gross_difference",
-            "checked_at",
-        ],
-        column_config={
+        "reconciliation_table",
+        len(view),
+        {
             "event_name": _TEXT("Event", width="medium"),
             "account": _TEXT("Account"),
             "status": _TEXT("Status", width="small"),

@@ -216,6 +216,13 @@ def dashboard_engine(warehouse: Warehouse) -> sa.Engine:
     return engine
 
 
+def _sell_through(sold: pd.Series, capacity: pd.Series) -> pd.Series:
+    """Sold / capacity as a float fraction for the grid; empty where the capacity is unknown
+    or 0 (no division by zero)."""
+    capacity = pd.to_numeric(capacity, errors="coerce")
+    return (pd.to_numeric(sold, errors="coerce") / capacity.where(capacity > 0)).astype("float64")
+
+
 def _is_lock_error(error: BaseException) -> bool:
     text = str(error).lower()
     return "lock" in text and ("could not set" in text or "conflicting" in text)
@@ -549,9 +556,7 @@ class DashboardQueries:
             .order_by(s.c.starts_at.desc(), s.c.session_id)
         )
         frame = self._frame(statement)
-        capacity = pd.to_numeric(frame["capacity"], errors="coerce")
-        sold = pd.to_numeric(frame["tickets_sold"], errors="coerce")
-        frame["sell_through"] = (sold / capacity.where(capacity > 0)).astype("float64")
+        frame["sell_through"] = _sell_through(frame["tickets_sold"], frame["capacity"])
         return frame
 
     def event_summary(self, filters: Filters) -> pd.DataFrame:
@@ -607,9 +612,7 @@ class DashboardQueries:
             .order_by(per_event.c.first_starts_at.desc(), per_event.c.event_id)
         )
         frame = self._frame(statement)
-        capacity = pd.to_numeric(frame["capacity"], errors="coerce")
-        sold = pd.to_numeric(frame["sold_with_capacity"], errors="coerce")
-        frame["sell_through"] = (sold / capacity.where(capacity > 0)).astype("float64")
+        frame["sell_through"] = _sell_through(frame["sold_with_capacity"], frame["capacity"])
         return frame
 
     def freshness(self) -> pd.DataFrame:
