@@ -33,10 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ticketing_pipeline.config import ProjectConfig  # noqa: E402
-from ticketing_pipeline.ingest.sync import sync_accounts  # noqa: E402
 from ticketing_pipeline.sandbox.generator import SandboxSpec  # noqa: E402
 from ticketing_pipeline.sandbox.server import SandboxServer  # noqa: E402
-from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config  # noqa: E402
+from ticketing_pipeline.sandbox_harness import (  # noqa: E402
+    sandbox_accounts,
+    sandbox_pipeline,
+    sandbox_project_config,
+)
 from ticketing_pipeline.transform.dbt import (  # noqa: E402
     DBT_PROJECT_DIR,
     PRODUCTION_BUILD,
@@ -52,18 +55,13 @@ LOADED_MARKER = ".loaded"
 def sync_sandbox(size: int, url: str, data_dir: Path, cache_dir: Path) -> ProjectConfig:
     """Generate (or load from cache) a sandbox of ``size`` orders and sync it into ``url``."""
     started = time.perf_counter()
-    with SandboxServer(SandboxSpec(orders=size), cache_dir=cache_dir) as server:
-        accounts, environment = sandbox_accounts(
-            server.dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-        )
-        os.environ.update(environment)
-        config = sandbox_project_config(accounts, data_dir, url)
-        results = sync_accounts(config)
-    failed = [f"{r.account.key}: {r.error}" for r in results if not r.ok]
-    if failed:
-        raise SystemExit(f"sandbox sync failed: {failed}")
+    with (
+        SandboxServer(SandboxSpec(orders=size), cache_dir=cache_dir) as server,
+        sandbox_pipeline(server, data_dir, url) as run,
+    ):
+        run.sync()
     print(f"  sync of {size:,} orders: {time.perf_counter() - started:.1f} s", flush=True)
-    return config
+    return run.config
 
 
 def config_for(size: int, url: str, data_dir: Path) -> ProjectConfig:

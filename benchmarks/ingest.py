@@ -37,7 +37,7 @@ from ticketing_pipeline.config import AccountConfig, Platform, SyncConfig
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_accounts, sandbox_project_config
+from ticketing_pipeline.sandbox_harness import sandbox_base_urls, sandbox_config
 from ticketing_pipeline.sources.common import AccountSecretAuth
 from ticketing_pipeline.sources.http import PlatformClient
 from ticketing_pipeline.sources.humanitix.source import PAGE_SIZE, HumanitixPaginator, map_in_order
@@ -57,8 +57,7 @@ class RemoteSandbox:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        self.humanitix_base_url = f"{self.url}/humanitix/v1"
-        self.eventbrite_base_url = f"{self.url}/eventbrite/v3"
+        self.humanitix_base_url, self.eventbrite_base_url = sandbox_base_urls(self.url)
         self.dataset = dataset  # the same deterministic data, generated here for its truth
         self.process = multiprocessing.get_context("spawn").Process(
             target=serve, args=(spec,), kwargs={"host": "127.0.0.1", "port": port}, daemon=True
@@ -193,11 +192,8 @@ def run(size: int, keep: bool, sandbox_process: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"bench_ingest_{size}_"))
     sandbox = RemoteSandbox(spec, dataset) if sandbox_process else LocalSandbox(dataset)
     with sandbox as server:
-        accounts, environment = sandbox_accounts(
-            dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-        )
-        os.environ.update(environment)
-        config = sandbox_project_config(accounts, work / "data")
+        config, secrets = sandbox_config(server, work / "data")
+        os.environ.update(secrets)
 
         server.reset_stats()
         started = time.perf_counter()
@@ -393,19 +389,14 @@ def run_latency(
         "eventbrite_rate_window_seconds": 360 / speedup,
     }
     with LatencySandbox(spec, dataset, settings) as server:
-        accounts, environment = sandbox_accounts(
-            dataset.accounts, server.humanitix_base_url, server.eventbrite_base_url
-        )
-        os.environ.update(environment)
+        config, secrets = sandbox_config(server, work)
+        os.environ.update(secrets)
 
-        humanitix = [a for a in accounts if a.platform is Platform.HUMANITIX]
+        humanitix = config.enabled_accounts(Platform.HUMANITIX)
         timings = {}
         for workers in (1, concurrency):
             data_dir = work / f"humanitix_{workers}"
-            config = sandbox_project_config(accounts, data_dir)
-            config = config.model_copy(
-                update={"sync": config.sync.model_copy(update={"humanitix_concurrency": workers})}
-            )
+            config, _ = sandbox_config(server, data_dir, humanitix_concurrency=workers)
             server.arrivals()
             started = time.perf_counter()
             results = sync_accounts(config, humanitix)
@@ -441,18 +432,13 @@ def run_latency(
             f"{fetched[1] / fetched[concurrency]:6.2f}x"
         )
 
-        eventbrite = [a for a in accounts if a.platform is Platform.EVENTBRITE]
-        config = sandbox_project_config(accounts, work / "eventbrite")
-        config = config.model_copy(
-            update={
-                "sync": config.sync.model_copy(
-                    update={
-                        "eventbrite_calls_per_hour": budget.calls_per_hour,
-                        "eventbrite_burst": burst,
-                    }
-                )
-            }
+        config, _ = sandbox_config(
+            server,
+            work / "eventbrite",
+            eventbrite_calls_per_hour=budget.calls_per_hour,
+            eventbrite_burst=burst,
         )
+        eventbrite = config.enabled_accounts(Platform.EVENTBRITE)
         server.arrivals()
         started = time.perf_counter()
         results = sync_accounts(config, eventbrite)
