@@ -8,7 +8,7 @@ The package follows the data, each stage in a folder of its name, importing only
 ``config.py``, ``warehouse.py`` and ``money.py`` are shared by all; ``defs/`` (Dagster) and
 ``definitions.py`` orchestrate the stages; ``operations/``, ``stack/`` and ``cli.py`` are the
 tools on top. ``sandbox/`` fakes both platforms and imports nothing of the pipeline;
-``sandbox_harness.py`` points the pipeline at it (demo, tests, benchmarks).
+``sandbox_harness/`` points the pipeline at it (demo, tests, benchmarks, dashboard fixtures).
 """
 
 import warnings
