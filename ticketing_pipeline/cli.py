@@ -379,7 +379,7 @@ def webhooks_serve(
     """Receive platform webhooks and land them durably for the Dagster sensor.
 
     Set TICKETING_WEBHOOKS_METRICS_TOKEN to require a bearer token for /metrics."""
-    from ticketing_pipeline.webhooks.server import serve
+    from ticketing_pipeline.webhooks.receiver.server import serve
 
     config = _load(config_path)
     try:

@@ -17,9 +17,9 @@ from tests.conformance.fixture_api import EB_ORG_ID, EB_TOKEN, real
 from tests.integration.dbt.dbt_helpers import query
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.warehouse import resolve_warehouse
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
 from ticketing_pipeline.webhooks.loader import load_landed
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 WEBHOOK_TOKEN_ENV = "CONFORMANCE_EB_WEBHOOK_TOKEN"
 WEBHOOK_TOKEN = "conformance-webhook-token-0123456789abcdef"

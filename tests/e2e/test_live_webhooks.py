@@ -27,8 +27,8 @@ from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
 from ticketing_pipeline.warehouse import resolve_warehouse
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 # From the webhook's delivery to the change in ticket_sales, on a shared CI machine.
 DELIVERY_TO_MART_BOUND_SECONDS = 180.0

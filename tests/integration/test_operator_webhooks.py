@@ -28,8 +28,8 @@ from ticketing_pipeline.operations.webhook_registration import (
 )
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec
 from ticketing_pipeline.sandbox.eventbrite_webhooks import WebhookRegistry, install_registry
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 SPEC = SandboxSpec(seed=31, orders=400, eventbrite_orgs=1, eventbrite_second_token_orgs=0)
 

@@ -17,8 +17,8 @@ from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
 from ticketing_pipeline.warehouse import resolve_warehouse
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 # Webhooks announce orders and their tickets/attendees; ticket-class counters come from the API.
 COMPARED = ("orders", "tickets", "orders_by_status", "tickets_by_status")

@@ -138,7 +138,7 @@ def check_api(config: ProjectConfig, account: AccountConfig) -> StepResult:
 
 def _configured_tokens(account: AccountConfig) -> set[str]:
     """The URL tokens the receiver accepts; raises ``ConfigError`` as the receiver would."""
-    from ticketing_pipeline.webhooks.auth import account_auth, split_secrets
+    from ticketing_pipeline.webhooks.receiver.auth import account_auth, split_secrets
 
     account_auth(account)  # the receiver's own rules: refuses to start on a weak secret
     return set(split_secrets(account.webhook_secret().get_secret_value()))

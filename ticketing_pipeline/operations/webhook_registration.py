@@ -104,7 +104,7 @@ def wanted_endpoint_url(config: ProjectConfig, account: AccountConfig) -> str:
             "no [webhooks] public_url is configured: set it to the receiver's public base URL "
             '(e.g. public_url = "https://hooks.example.com") in ticketing.toml'
         )
-    from ticketing_pipeline.webhooks.auth import account_auth, split_secrets
+    from ticketing_pipeline.webhooks.receiver.auth import account_auth, split_secrets
 
     account_auth(account)  # never register a token the receiver would refuse
     tokens = split_secrets(account.webhook_secret().get_secret_value())
@@ -184,7 +184,7 @@ def register_all(
 
 def _without_tokens(message: str, account: AccountConfig) -> str:
     """An error text with the account's URL tokens masked (a platform may echo the URL)."""
-    from ticketing_pipeline.webhooks.auth import split_secrets
+    from ticketing_pipeline.webhooks.receiver.auth import split_secrets
 
     try:
         tokens = split_secrets(account.webhook_secret().get_secret_value())

@@ -28,7 +28,7 @@ from ticketing_pipeline.sandbox.dataset import SandboxDataset
 from ticketing_pipeline.sandbox.eventbrite_api import PREFIX as EVENTBRITE_PREFIX
 from ticketing_pipeline.sandbox.server import PlatformSettings, build_app
 from ticketing_pipeline.sandbox.webhook_sender import WebhookSender
-from ticketing_pipeline.webhooks.auth import split_secrets
+from ticketing_pipeline.webhooks.receiver.auth import split_secrets
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,13 @@
-"""Webhook receiver and landing area.
+"""Webhooks, in the order a delivery travels: receiver -> landing -> loader.
 
-The sensor/loader needs only the landing API (``LandingArea``, ``LandedFile``,
-``LandedDelivery``); the server lives in ``app`` (``create_app``) and ``server`` (``serve``), which
-are not imported here so that reading the landing area does not pull in the web stack.
+- ``receiver/``: the HTTP endpoint; it verifies a delivery and lands it before answering 2xx;
+- ``landing.py``: the landing area, durable files in ``incoming/``, ``processed/``, ``failed/``
+  (and the dead letters), and the API to consume them;
+- ``loader.py``: loads landed deliveries into the raw tables the scheduled syncs write (run by
+  the Dagster sensor in ``defs/webhooks.py``).
+
+Only the landing API is imported here, so that reading the landing area does not pull in the
+web stack (``receiver/``) or dlt (``loader.py``).
 """
 
 from .landing import (

@@ -27,8 +27,8 @@ from ticketing_pipeline.sandbox import (
     WebhookSender,
     generate,
 )
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandedDelivery, LandingArea, delivery_file_name
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 SPEC = SandboxSpec(orders=300, seed=5)
 EB_BASE = "http://127.0.0.1:9/eventbrite/v3"  # only compared as text, never fetched here

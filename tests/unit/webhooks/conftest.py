@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 from webhooks_helpers import EB_TOKEN, EB_TOKEN_NEXT, HX_SECRET, HX_SECRET_OLD, make_config
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 
 @pytest.fixture

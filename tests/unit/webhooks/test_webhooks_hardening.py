@@ -32,8 +32,8 @@ from webhooks_helpers import (
 )
 
 from ticketing_pipeline.config import ConfigError, ProjectConfig
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 MIB = 1024 * 1024
 
@@ -158,7 +158,7 @@ def test_stalled_body_times_out(config: ProjectConfig, landing: LandingArea, rou
 @pytest.fixture
 def live_server(config: ProjectConfig, landing: LandingArea) -> Iterator[int]:
     """The receiver under uvicorn with the options ``serve`` uses, on a free port."""
-    from ticketing_pipeline.webhooks.server import uvicorn_options
+    from ticketing_pipeline.webhooks.receiver.server import uvicorn_options
 
     port = free_port()
     options = uvicorn_options(host="127.0.0.1", port=port, log_level="warning")
@@ -214,7 +214,7 @@ def test_slow_body_answered_408_by_the_server(live_server: int, landing: Landing
 
 
 def test_idle_keep_alive_connection_closed(live_server: int) -> None:
-    from ticketing_pipeline.webhooks.server import uvicorn_options
+    from ticketing_pipeline.webhooks.receiver.server import uvicorn_options
 
     keep_alive = uvicorn_options(host="127.0.0.1", port=1)["timeout_keep_alive"]
     assert 0 < keep_alive <= 10
@@ -335,8 +335,8 @@ def test_access_log_keeps_what_is_not_secret(
 
 def test_cli_and_module_default_to_the_same_port() -> None:
     from ticketing_pipeline.cli import webhooks_serve
-    from ticketing_pipeline.webhooks.app import DEFAULT_BODY_TIMEOUT
-    from ticketing_pipeline.webhooks.server import DEFAULT_PORT
+    from ticketing_pipeline.webhooks.receiver.app import DEFAULT_BODY_TIMEOUT
+    from ticketing_pipeline.webhooks.receiver.server import DEFAULT_PORT
 
     parameters = inspect.signature(webhooks_serve).parameters
     assert parameters["port"].default == DEFAULT_PORT

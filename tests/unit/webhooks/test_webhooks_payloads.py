@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticketing_pipeline.webhooks.payloads import (
+from ticketing_pipeline.webhooks.receiver.payloads import (
     MalformedBody,
     is_under_base,
     parse_eventbrite,

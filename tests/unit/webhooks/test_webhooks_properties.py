@@ -29,8 +29,8 @@ from webhooks_helpers import (
     sign,
 )
 
-from ticketing_pipeline.webhooks.app import create_app
 from ticketing_pipeline.webhooks.landing import LandingArea
+from ticketing_pipeline.webhooks.receiver.app import create_app
 
 WRONG_SECRET = "whsec_" + "V1JPTkctU0VDUkVULVdST05HLVNFQ1JFVA=="
 SETTINGS = settings(

@@ -25,8 +25,8 @@ from webhooks_helpers import (
 )
 
 from ticketing_pipeline.config import ProjectConfig
-from ticketing_pipeline.webhooks.app import create_app, mask_path
 from ticketing_pipeline.webhooks.landing import LandingArea, delivery_file_name
+from ticketing_pipeline.webhooks.receiver.app import create_app, mask_path
 
 UNAUTHORIZED = {"error": "unauthorized"}
 
@@ -355,7 +355,7 @@ def test_counts_are_summed_over_worker_processes(
 
 
 def test_overloaded_writer_answers_503(config: ProjectConfig, landing: LandingArea) -> None:
-    from ticketing_pipeline.webhooks.writer import LandingWriter
+    from ticketing_pipeline.webhooks.receiver.writer import LandingWriter
 
     writer = LandingWriter(landing, max_pending=0)  # as if 10,000 deliveries waited for the disk
     with TestClient(create_app(config, landing, writer=writer)) as client:

@@ -8,8 +8,8 @@ import pytest
 from webhooks_helpers import EB_TOKEN, HX_SECRET, make_config
 
 from ticketing_pipeline.config import AccountConfig, ConfigError, MissingSecretError, Platform
-from ticketing_pipeline.webhooks.app import create_app
-from ticketing_pipeline.webhooks.server import serve
+from ticketing_pipeline.webhooks.receiver.app import create_app
+from ticketing_pipeline.webhooks.receiver.server import serve
 
 
 def test_missing_secret_variable_refuses_start(

@@ -31,15 +31,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import ConfigError, ProjectConfig
-from .auth import (
-    MIN_SECRET_LENGTH,
-    AccountAuth,
-    check_dummy_token,
-    load_account_auth,
-    signature_headers_plausible,
-)
-from .landing import (
+from ...config import ConfigError, ProjectConfig
+from ..landing import (
     DEAD_LETTER,
     INCOMING,
     Kind,
@@ -49,6 +42,13 @@ from .landing import (
     StoreOutcome,
     delivery_file_name,
     encode_delivery,
+)
+from .auth import (
+    MIN_SECRET_LENGTH,
+    AccountAuth,
+    check_dummy_token,
+    load_account_auth,
+    signature_headers_plausible,
 )
 from .metrics import DEAD_LETTER as DEAD_LETTER_OUTCOME
 from .metrics import PUBLISH_INTERVAL, TEST_PING, Metrics, SharedMetrics

@@ -26,7 +26,8 @@ import uvicorn
 import uvicorn.config
 from starlette.applications import Starlette
 
-from ..config import ConfigError, ProjectConfig, load_config
+from ...config import ConfigError, ProjectConfig, load_config
+from ..landing import LandingArea
 from .app import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
@@ -35,7 +36,6 @@ from .app import (
     metrics_token_from_environment,
 )
 from .auth import load_account_auth
-from .landing import LandingArea
 
 CONFIG_JSON_ENV = "TICKETING_WEBHOOKS_CONFIG_JSON"
 OPTIONS_ENV = "TICKETING_WEBHOOKS_OPTIONS"
@@ -92,7 +92,7 @@ def serve(
     os.environ[CONFIG_JSON_ENV] = config.model_dump_json()
     os.environ[OPTIONS_ENV] = f"{max_body_bytes},{int(access_log)},{body_timeout}"
     uvicorn.run(
-        "ticketing_pipeline.webhooks.server:app_from_environment",
+        "ticketing_pipeline.webhooks.receiver.server:app_from_environment",
         factory=True,
         workers=workers,
         **common,

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from .landing import LandingArea, LandingError, PendingFile, StoreOutcome
+from ..landing import LandingArea, LandingError, PendingFile, StoreOutcome
 
 log = logging.getLogger(__name__)
 

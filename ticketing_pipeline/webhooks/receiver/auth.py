@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from standardwebhooks.webhooks import Webhook
 
-from ..config import AccountConfig, ConfigError, Platform, ProjectConfig
+from ...config import AccountConfig, ConfigError, Platform, ProjectConfig
 
 MIN_SECRET_LENGTH = 16
 _WHSEC = "whsec_"
