@@ -486,7 +486,7 @@ def main() -> None:
     latency.add_argument(
         "--latency-ms", type=float, help="add this latency per API call; run the latency mode"
     )
-    latency.add_argument("--concurrency", type=int, default=4, help="humanitix_concurrency")
+    latency.add_argument("--concurrency", type=int, default=6, help="humanitix_concurrency")
     latency.add_argument("--events-per-account", type=int, default=40)
     latency.add_argument("--eventbrite-calls-per-hour", type=int, default=2000)
     latency.add_argument("--eventbrite-burst", type=int, default=20)

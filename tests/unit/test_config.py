@@ -144,14 +144,14 @@ def test_sync_budget_and_concurrency_settings(tmp_path: Path) -> None:
     text = CONFIG.replace(
         "lookback_seconds = 120",
         "lookback_seconds = 120\neventbrite_calls_per_hour = 1500\neventbrite_burst = 10\n"
-        "humanitix_concurrency = 6",
+        "humanitix_concurrency = 3",
     )
     sync = load_config(write(tmp_path, text)).sync
     assert (sync.eventbrite_calls_per_hour, sync.eventbrite_burst) == (1500, 10)
-    assert sync.humanitix_concurrency == 6
+    assert sync.humanitix_concurrency == 3
     defaults = load_config(write(tmp_path, CONFIG)).sync
     assert (defaults.eventbrite_calls_per_hour, defaults.eventbrite_burst) == (2000, 20)
-    assert defaults.humanitix_concurrency == 4
+    assert defaults.humanitix_concurrency == 6
 
 
 @pytest.mark.parametrize(
