@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -325,3 +327,23 @@ def _describe(error: ValidationError) -> str:
         where = ".".join(str(part) for part in item["loc"])
         lines.append(f"  - {where}: {item['msg']}")
     return "\n".join(lines)
+
+
+@contextmanager
+def environment_set(values: Mapping[str, str | None]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the block (``None``: unset), the previous values (or
+    none) afterwards: secrets and settings handed to code that reads the environment."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -9,15 +9,14 @@ while the block runs.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ticketing_pipeline.config import AccountConfig, ProjectConfig
+from ticketing_pipeline.config import AccountConfig, ProjectConfig, environment_set
 from ticketing_pipeline.ingest.sync import AccountSyncResult, sync_accounts
 from ticketing_pipeline.sandbox import SandboxDataset, SandboxServer, SandboxSpec
 from ticketing_pipeline.sandbox_harness.config import sandbox_config
@@ -109,18 +108,3 @@ def forecast_vars(server: SandboxServer) -> str:
     """dbt ``--vars`` making the sell-out forecast as of the sandbox clock: its data has no
     sales after it, so a forecast as of the wall clock would find every session ended."""
     return json.dumps({"forecast_as_of": sandbox_now(server).isoformat()})
-
-
-@contextmanager
-def environment_set(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` for the block; the previous values (or none) afterwards."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

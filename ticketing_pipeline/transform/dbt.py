@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ticketing_pipeline.config import ConfigError, ProjectConfig
+from ticketing_pipeline.config import ConfigError, ProjectConfig, environment_set
 from ticketing_pipeline.warehouse import (
     Warehouse,
     WarehouseKind,
@@ -128,20 +128,9 @@ def dbt_profile_environment(
     dagster-dbt's ``DbtCliResource`` starts dbt with a copy of ``os.environ``, so the dbt assets
     wrap their invocation in this; previous values are restored afterwards.
     """
-    names = (*PROFILE_ENV_VARS, *(extra or {}))
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        for name in names:
-            os.environ.pop(name, None)
-        os.environ.update(dbt_profile_env(warehouse))
-        os.environ.update(extra or {})
+    cleared: dict[str, str | None] = dict.fromkeys(PROFILE_ENV_VARS)
+    with environment_set({**cleared, **dbt_profile_env(warehouse), **(extra or {})}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # --- the environment besides the profile -------------------------------------------------------
