@@ -32,7 +32,7 @@ from ticketing_pipeline.dashboard.auth import hash_password  # noqa: E402
 from ticketing_pipeline.dashboard.queries import DashboardQueries, Filters  # noqa: E402
 from ticketing_pipeline.dashboard.scope import Grant, Scope  # noqa: E402
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec  # noqa: E402
-from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse  # noqa: E402
+from ticketing_pipeline.sandbox_harness.pipeline import build_sandbox_warehouse  # noqa: E402
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind  # noqa: E402
 
 TARGET_MS = 300.0

@@ -35,11 +35,8 @@ sys.path.insert(0, str(ROOT))
 from ticketing_pipeline.config import ProjectConfig  # noqa: E402
 from ticketing_pipeline.sandbox.generator import SandboxSpec  # noqa: E402
 from ticketing_pipeline.sandbox.server import SandboxServer  # noqa: E402
-from ticketing_pipeline.sandbox_harness import (  # noqa: E402
-    sandbox_accounts,
-    sandbox_pipeline,
-    sandbox_project_config,
-)
+from ticketing_pipeline.sandbox_harness.config import sandbox_accounts, sandbox_project_config  # noqa: E402
+from ticketing_pipeline.sandbox_harness.pipeline import sandbox_pipeline  # noqa: E402
 from ticketing_pipeline.transform.dbt import (  # noqa: E402
     DBT_PROJECT_DIR,
     PRODUCTION_BUILD,

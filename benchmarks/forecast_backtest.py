@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec  # noqa: E402
-from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse  # noqa: E402
+from ticketing_pipeline.sandbox_harness.pipeline import build_sandbox_warehouse  # noqa: E402
 from ticketing_pipeline.transform.dbt import run_dbt  # noqa: E402
 
 PLACEHOLDER = "1999-01-01T00:00:00+00:00"

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from ticketing_pipeline.gigs.snapshot import read_snapshot  # noqa: E402
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec  # noqa: E402
-from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse  # noqa: E402
+from ticketing_pipeline.sandbox_harness.pipeline import build_sandbox_warehouse  # noqa: E402
 from ticketing_pipeline.warehouse import Warehouse, WarehouseKind  # noqa: E402
 
 UNCACHED_TARGET_MS = 100.0

@@ -37,7 +37,7 @@ from ticketing_pipeline.config import AccountConfig, Platform, SyncConfig
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_base_urls, sandbox_config
+from ticketing_pipeline.sandbox_harness.config import sandbox_base_urls, sandbox_config
 from ticketing_pipeline.sources.common import AccountSecretAuth
 from ticketing_pipeline.sources.http import PlatformClient
 from ticketing_pipeline.sources.humanitix.source import PAGE_SIZE, HumanitixPaginator, map_in_order

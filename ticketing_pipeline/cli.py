@@ -174,7 +174,8 @@ def demo(
 ) -> None:
     """Start the sandbox, ingest both platforms into the warehouse, print what was loaded."""
     from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
-    from ticketing_pipeline.sandbox_harness import render_toml, sandbox_pipeline
+    from ticketing_pipeline.sandbox_harness.config import render_toml
+    from ticketing_pipeline.sandbox_harness.pipeline import sandbox_pipeline
 
     data_dir = data_dir.resolve()
     with _step(f"Generating the sandbox data set ({orders:,} orders, seed {seed})"):
@@ -318,7 +319,7 @@ def sandbox_serve(
     """Serve both fake APIs until interrupted."""
     from ticketing_pipeline.sandbox.generator import SandboxSpec, generate
     from ticketing_pipeline.sandbox.server import serve
-    from ticketing_pipeline.sandbox_harness import (
+    from ticketing_pipeline.sandbox_harness.config import (
         render_toml,
         sandbox_accounts,
         sandbox_base_urls,

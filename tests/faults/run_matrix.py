@@ -44,7 +44,7 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_config
+from ticketing_pipeline.sandbox_harness.config import sandbox_config
 from ticketing_pipeline.transform.dbt import run_dbt
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import (

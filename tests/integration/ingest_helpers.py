@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import RunningSandbox, sandbox_config
+from ticketing_pipeline.sandbox_harness.config import RunningSandbox, sandbox_config
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 

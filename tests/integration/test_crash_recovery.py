@@ -23,7 +23,7 @@ from tests.integration.ingest_helpers import rows
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_config
+from ticketing_pipeline.sandbox_harness.config import sandbox_config
 from ticketing_pipeline.sources.http import parse_json_exact
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea

@@ -14,7 +14,7 @@ from tests.integration.ingest_helpers import (
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import secret_env_name
+from ticketing_pipeline.sandbox_harness.config import secret_env_name
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 

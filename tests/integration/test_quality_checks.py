@@ -24,7 +24,7 @@ from ticketing_pipeline.ingest.reports import sync_quality
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import render_toml
+from ticketing_pipeline.sandbox_harness.config import render_toml
 from ticketing_pipeline.sources.http import parse_json_exact
 from ticketing_pipeline.warehouse import resolve_warehouse
 

@@ -15,14 +15,9 @@ import pytest
 from ticketing_pipeline.config import AccountConfig, Platform
 from ticketing_pipeline.ingest.sync import AccountSyncResult
 from ticketing_pipeline.sandbox import SandboxSpec, generate
-from ticketing_pipeline.sandbox_harness import (
-    SANDBOX_SYNC,
-    SandboxSyncError,
-    sandbox_config,
-    sandbox_pipeline,
-    secret_env_name,
-)
 from ticketing_pipeline.sandbox_harness import pipeline as harness_pipeline
+from ticketing_pipeline.sandbox_harness.config import SANDBOX_SYNC, sandbox_config, secret_env_name
+from ticketing_pipeline.sandbox_harness.pipeline import SandboxSyncError, sandbox_pipeline
 
 SPEC = SandboxSpec(seed=3, orders=60)
 
@@ -92,10 +87,10 @@ def test_sync_raises_on_a_failed_account_unless_told_not_to_check(
     assert not result.ok
 
 
-def test_importing_the_harness_does_not_import_the_sync_runner() -> None:
+def test_the_harness_config_does_not_import_the_sync_runner() -> None:
     # `ticketing up` and `ticketing sandbox serve --write-config` only write config files.
     code = (
-        "import sys, ticketing_pipeline.sandbox_harness as h; "
+        "import sys, ticketing_pipeline.sandbox_harness.config as h; "
         "assert h.render_toml and 'dlt' not in sys.modules, 'dlt imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

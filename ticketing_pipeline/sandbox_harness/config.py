@@ -117,8 +117,8 @@ def sandbox_config(
 
     ``sync_overrides`` replace :data:`SANDBOX_SYNC` settings (``skip_events_ended_days=None``,
     ``humanitix_concurrency=4``, ...). The secrets are returned, not set: the caller decides
-    where they live (:func:`~ticketing_pipeline.sandbox_harness.sandbox_pipeline` sets them in
-    this process for a block; a test's monkeypatch; a child process's environment).
+    where they live (``pipeline.sandbox_pipeline`` sets them in this process for a block; a
+    test's monkeypatch; a child process's environment).
     """
     accounts, secrets = sandbox_accounts(sandbox.dataset.accounts, *sandbox_base_urls(sandbox.url))
     config = sandbox_project_config(accounts, data_dir, warehouse_url)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import tomlkit
 
-from ticketing_pipeline.sandbox_harness import (
+from ticketing_pipeline.sandbox_harness.config import (
     SANDBOX_SYNC,
     sandbox_base_urls,
     secret_env_name,

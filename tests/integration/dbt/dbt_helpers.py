@@ -18,7 +18,7 @@ from ticketing_pipeline.money import minor_to_decimal
 from ticketing_pipeline.sandbox.dataset import EB_ORDER_DELETED, SandboxDataset
 from ticketing_pipeline.sandbox.generator import SandboxSpec
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_pipeline
+from ticketing_pipeline.sandbox_harness.pipeline import sandbox_pipeline
 from ticketing_pipeline.transform.dbt import DBT_PROJECT_DIR, dbt_command, dbt_run_env
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 

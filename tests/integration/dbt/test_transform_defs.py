@@ -20,7 +20,7 @@ from ticketing_pipeline.defs.transform import (
     mart_key,
 )
 from ticketing_pipeline.sandbox.server import SandboxServer
-from ticketing_pipeline.sandbox_harness import sandbox_pipeline
+from ticketing_pipeline.sandbox_harness.pipeline import sandbox_pipeline
 from ticketing_pipeline.warehouse import resolve_warehouse
 
 pytestmark = pytest.mark.xdist_group("dbt_dagster")

@@ -15,7 +15,8 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dashboard.auth import hash_password
 from ticketing_pipeline.dashboard.scope import Scope
 from ticketing_pipeline.sandbox import SandboxSpec
-from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse, render_toml
+from ticketing_pipeline.sandbox_harness.config import render_toml
+from ticketing_pipeline.sandbox_harness.pipeline import build_sandbox_warehouse
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
 # ~2,000 orders over five accounts in four currencies (two accounts share AUD).

@@ -18,7 +18,7 @@ from ticketing_pipeline.config import ProjectConfig
 from ticketing_pipeline.dashboard import queries as queries_module
 from ticketing_pipeline.dashboard.queries import DashboardQueries, Filters, dashboard_engine
 from ticketing_pipeline.dashboard.scope import Grant, Scope
-from ticketing_pipeline.sandbox_harness import build_sandbox_warehouse
+from ticketing_pipeline.sandbox_harness.pipeline import build_sandbox_warehouse
 from ticketing_pipeline.transform.dbt import run_dbt
 from ticketing_pipeline.warehouse import Warehouse, resolve_warehouse
 
