@@ -162,6 +162,19 @@ def _run_checks(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     assert evaluations, "the reconciliation check did not run"
 
 
+class _SensorTicks:
+    """Evaluates a sensor as the daemon does: each tick starts from the cursor the last left."""
+
+    def __init__(self, sensor, instance: dg.DagsterInstance) -> None:
+        self.sensor, self.instance, self.cursor = sensor, instance, None
+
+    def __call__(self):
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
+        result = self.sensor(context)
+        self.cursor = context.cursor
+        return result
+
+
 def _no_secret(texts: list[str]) -> None:
     for text in texts:
         assert API_KEY not in text
@@ -181,14 +194,7 @@ def test_failed_check_alerts_once_per_change_naming_account_and_event(
     _write_reconciliation(warehouse.duckdb_path, f"tickets_differ {API_KEY}")
     with dg.DagsterInstance.ephemeral() as instance:
         _run_checks(defs, instance)
-        cursor = None
-
-        def tick() -> None:
-            nonlocal cursor
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            sensor(context)
-            cursor = context.cursor
-
+        tick = _SensorTicks(sensor, instance)
         tick()
         assert len(posted) == 1 and len(box.messages) == 1
         text = posted[0]["json"]["text"]
@@ -256,14 +262,7 @@ def test_stale_account_alerts_once(config, hooks, mailbox) -> None:
         config, warehouse, AlertNotifier.from_project(config), lambda: clock_now[0]
     )
     with dg.DagsterInstance.ephemeral() as instance:
-        cursor = None
-
-        def tick() -> None:
-            nonlocal cursor
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            sensor(context)
-            cursor = context.cursor
-
+        tick = _SensorTicks(sensor, instance)
         tick()
         assert posted == []  # synced just now
         clock_now[0] += timedelta(hours=2)
@@ -326,14 +325,7 @@ def test_freshness_failure_alerts_once_and_recovery_once(config, hooks, mailbox)
         )
 
     with dg.DagsterInstance.ephemeral() as instance:
-        cursor = None
-
-        def tick() -> None:
-            nonlocal cursor
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            sensor(context)
-            cursor = context.cursor
-
+        tick = _SensorTicks(sensor, instance)
         instance.report_runless_asset_event(change(FreshnessState.FAIL, FreshnessState.PASS))
         tick()
         instance.report_runless_asset_event(change(FreshnessState.FAIL, FreshnessState.WARN))
@@ -360,17 +352,9 @@ def test_a_channel_down_delays_the_alert_without_repeating_it(config, hooks, tmp
     defs = dg.Definitions(asset_checks=_reconciliation_check(warehouse))
     with dg.DagsterInstance.ephemeral() as instance:
         _run_checks(defs, instance)
-        cursor = None
-
-        def tick() -> str:
-            nonlocal cursor
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            result = sensor(context)
-            cursor = context.cursor
-            return str(result.skip_message)
-
+        tick = _SensorTicks(sensor, instance)
         failing[0] = True
-        assert "500" in tick()
+        assert "500" in str(tick().skip_message)
         assert posted == []
         failing[0] = False
         tick()
