@@ -26,6 +26,7 @@ from tests.integration.test_webhooks_end_to_end import with_webhook_secrets
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
+from ticketing_pipeline.transform.dbt import PRODUCTION_BUILD
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea
 from ticketing_pipeline.webhooks.receiver.app import create_app
@@ -72,9 +73,7 @@ def test_webhook_changes_reach_ticket_sales_while_an_analyst_reads(
         warehouse = resolve_warehouse(config)
         # The baseline: an API sync and a full build, as `ticketing setup` leaves it.
         assert all(r.ok for r in sync_accounts(config))
-        baseline = run_dbt(
-            config, ["build", "--exclude-resource-type", "unit_test"], tmp_path / "dbt_target"
-        )
+        baseline = run_dbt(config, PRODUCTION_BUILD, tmp_path / "dbt_target")
         assert baseline.ok, baseline.output[-3000:]
 
         defs = build_definitions(config)

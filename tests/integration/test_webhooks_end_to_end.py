@@ -16,6 +16,7 @@ from tests.integration.ingest_helpers import config_for, expected_facts, staging
 from ticketing_pipeline.definitions import build_definitions
 from ticketing_pipeline.ingest.sync import sync_accounts
 from ticketing_pipeline.sandbox import SandboxServer, SandboxSpec, WebhookSender
+from ticketing_pipeline.transform.dbt import PRODUCTION_BUILD
 from ticketing_pipeline.warehouse import resolve_warehouse
 from ticketing_pipeline.webhooks.landing import LandingArea
 from ticketing_pipeline.webhooks.receiver.app import create_app
@@ -152,7 +153,7 @@ def test_webhook_changes_reach_ticket_sales_once_with_correct_amounts(
             assert run_sensor_and_loads(defs, instance) >= 1
         build = run_dbt(
             config,
-            ["build", "--exclude-resource-type", "unit_test"],
+            PRODUCTION_BUILD,
             tmp_path / "dbt_target",
         )
         assert build.ok, build.output[-3000:]

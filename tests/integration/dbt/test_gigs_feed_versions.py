@@ -13,6 +13,7 @@ from tests.integration.dbt.conftest import BuiltWarehouse
 from tests.integration.dbt.dbt_helpers import copy_project, query, run_dbt
 from ticketing_pipeline.gigs.contract import contract_problems
 from ticketing_pipeline.gigs.snapshot import read_snapshot
+from ticketing_pipeline.transform.dbt import PRODUCTION_BUILD
 
 pytestmark = pytest.mark.xdist_group("dbt_duckdb")
 
@@ -54,7 +55,7 @@ def test_old_version_keeps_serving_after_a_breaking_change(
     contract = version_the_mart(project)
     run = run_dbt(
         duckdb_copy.config,
-        ["build", "--select", "session_complete", "--exclude-resource-type", "unit_test"],
+        [*PRODUCTION_BUILD, "--select", "session_complete"],
         tmp_path / "target",
         project_dir=project,
     )
