@@ -177,6 +177,15 @@ EB_FORMAT = {"performance": "6", "festival": "5", "expo": "4", "screening": "7",
 TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
+def genre_and_event_name(rng: random.Random) -> tuple[tuple[str, ...], str]:
+    """A genre and an event name in it ("Neon Jazz Night"), as both platforms' generators draw
+    them: three draws from ``rng``, in this order, so a seed keeps giving the same data."""
+    genre = GENRES[rng.randrange(len(GENRES))]
+    adjective = ADJECTIVES[rng.randrange(len(ADJECTIVES))]
+    kind = EVENT_KINDS[rng.randrange(len(EVENT_KINDS))]
+    return genre, f"{adjective} {genre[3]} {kind}"
+
+
 def base36(value: int, width: int) -> str:
     digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     out = []

@@ -13,17 +13,15 @@ from collections import Counter
 
 from ticketing_pipeline.sandbox.eventbrite_records import eb_event_record, eb_venue_record
 from ticketing_pipeline.sandbox.generation.common import (
-    ADJECTIVES,
     BASE_PRICES,
     DAY_MS,
     EB_CATEGORY,
     EB_FORMAT,
-    EVENT_KINDS,
-    GENRES,
     HOUR_MS,
     MINUTE_MS,
     PLACES,
     GenerationContext,
+    genre_and_event_name,
 )
 from ticketing_pipeline.sandbox.generation.eventbrite_orders import build_eb_order
 from ticketing_pipeline.sandbox.model import EbEvent, EbOrg, EbTicketClass
@@ -73,11 +71,7 @@ def generate_org(ctx: GenerationContext, k: int, currency: str, n_orders: int, t
         canceled = j == 1
         free = j == 2
         online = j == 3
-        genre = GENRES[rng.randrange(len(GENRES))]
-        name = (
-            f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))]} {genre[3]} "
-            f"{EVENT_KINDS[rng.randrange(len(EVENT_KINDS))]}"
-        )
+        genre, name = genre_and_event_name(rng)
         day_ms = ctx.event_days(j, n_top, future=draft or canceled)
         series = not (draft or canceled) and rng.random() < 0.4
         count = rng.randint(2, 5) if series else 1

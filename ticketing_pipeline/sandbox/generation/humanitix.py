@@ -12,11 +12,8 @@ from collections import Counter
 
 from ticketing_pipeline.sandbox.formats import object_id
 from ticketing_pipeline.sandbox.generation.common import (
-    ADJECTIVES,
     BASE_PRICES,
     DAY_MS,
-    EVENT_KINDS,
-    GENRES,
     HOUR_MS,
     MINUTE_MS,
     PLACES,
@@ -24,6 +21,7 @@ from ticketing_pipeline.sandbox.generation.common import (
     TAG_NAMES,
     GenerationContext,
     Place,
+    genre_and_event_name,
     secret,
 )
 from ticketing_pipeline.sandbox.generation.humanitix_orders import build_hx_order
@@ -95,11 +93,7 @@ def generate_account(ctx: GenerationContext, k: int, currency: str, n_orders: in
         draft = j == 0
         free = j == 1
         online = j == 2
-        genre = GENRES[rng.randrange(len(GENRES))]
-        name = (
-            f"{ADJECTIVES[rng.randrange(len(ADJECTIVES))]} {genre[3]} "
-            f"{EVENT_KINDS[rng.randrange(len(EVENT_KINDS))]}"
-        )
+        genre, name = genre_and_event_name(rng)
         day_ms = ctx.event_days(j, n_events, future=draft)
         count = rng.choice((1, 1, 2, 3, 4))
         if j == 3:
