@@ -209,12 +209,8 @@ class Warehouse:
     def begin(self) -> Iterator[sa.Connection]:
         """A writer connection in one transaction: committed when the block ends, rolled back if
         it raises; the engine is disposed either way (see :meth:`connect`)."""
-        engine = self.engine()
-        try:
-            with engine.begin() as connection:
-                yield connection
-        finally:
-            engine.dispose()
+        with self.connect() as connection, connection.begin():
+            yield connection
 
     def _connect_when_free(
         self, dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
